@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <NetworkManager.h>
+
+#include "wgm-ip.h"
+#include "wgm-key.h"
+
+typedef enum {
+    WGM_BACKEND_KIND_AUTO,
+    WGM_BACKEND_KIND_USERSPACE,
+    WGM_BACKEND_KIND_KERNEL,
+} WgmBackendKind;
+
+typedef struct {
+    guint   index;        /* N of peer.N.* */
+    char   *name;         /* peer.N.name, or NULL */
+    WgmKey  public_key;
+    gboolean has_preshared_key;
+    WgmKey  preshared_key; /* secret: wiped by wgm_config_free() */
+    char   *endpoint_host; /* NULL: no endpoint (the peer has to reach us) */
+    guint16 endpoint_port;
+    GArray *allowed_ips;   /* of WgmIpPrefix, normalized (host bits cleared) */
+    guint16 persistent_keepalive; /* seconds, 0 = off */
+    int     lazy;          /* -1 = follow lazy-connections, 0/1 = per-peer override */
+} WgmPeerConfig;
+
+typedef struct {
+    WgmKey         private_key; /* secret: wiped by wgm_config_free() */
+    gint32         listen_port; /* -1 = let WireGuard pick */
+    gboolean       has_address4;
+    WgmIpPrefix    address4;    /* as written: host bits kept */
+    gboolean       has_address6;
+    WgmIpPrefix    address6;
+    GArray        *dns;         /* of WgmIpAddr */
+    char         **dns_search;  /* NULL-terminated, never NULL */
+    guint32        mtu;
+    WgmBackendKind backend;
+    gboolean       lazy_connections;
+    guint32        inactivity_timeout; /* seconds */
+    char          *network_map; /* path, or NULL */
+    GPtrArray     *peers;       /* of WgmPeerConfig*, ordered by index */
+} WgmConfig;
+
+/*
+ * Validates everything before returning anything: on error nothing is
+ * returned, and the GError (WGM_ERROR_INVALID_SETTING) names the key and
+ * what was expected, e.g.
+ *   "peer.2.allowed-ips: \"10.0.0.300/32\" is not an IP prefix (expected ADDRESS/LENGTH)".
+ * Secret values are never quoted in messages.
+ * Unknown keys are rejected; the flags keys NM stores for secrets are accepted.
+ * The private key is required here: ask for it with wgm_config_need_secrets() first.
+ */
+WgmConfig *wgm_config_new_from_setting(NMSettingVpn *s_vpn, GError **error);
+void       wgm_config_free(WgmConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(WgmConfig, wgm_config_free)
+
+/* Secret names (vpn.secrets keys) that are missing and that NM may ask an agent
+ * for, honouring their flags (NOT_REQUIRED secrets are never asked for;
+ * NOT_SAVED/AGENT_OWNED ones are, when absent).  Returns NULL when complete. */
+char **wgm_config_need_secrets(NMSettingVpn *s_vpn);
+
+gboolean wgm_peer_config_is_lazy(const WgmConfig *config, const WgmPeerConfig *peer);
+const char *wgm_backend_kind_to_string(WgmBackendKind kind);
