@@ -1,1 +1,927 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "wgm-config.h"
+
+#include <string.h>
+
+#include "wgm-error.h"
+#include "wgm-settings-keys.h"
+
+/* NM_SETTING_SECRET_FLAG_ALL is not public API. */
+#define SECRET_FLAGS_ALL                                                   \
+    (NM_SETTING_SECRET_FLAG_AGENT_OWNED | NM_SETTING_SECRET_FLAG_NOT_SAVED \
+     | NM_SETTING_SECRET_FLAG_NOT_REQUIRED)
+
+#define PEER_NAME_MAX    64
+#define DOMAIN_MAX       253
+#define DOMAIN_LABEL_MAX 63
+
+/* Separators of list values: nmcli users write "a, b" as often as "a,b". */
+#define LIST_SEPARATORS ", \t\n"
+
+/* ------------------------------------------------------------------------ */
+/* Errors */
+
+static gboolean fail(GError **error, const char *key, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static gboolean
+fail(GError **error, const char *key, const char *fmt, ...)
+{
+    g_autofree char *k   = wgm_error_quote_value(key);
+    g_autofree char *msg = NULL;
+    va_list          ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "%s: %s", k, msg);
+    return FALSE;
+}
+
+/* For errors from the ip/key helpers, which say what is wrong but not where. */
+static gboolean
+fail_prefix(GError **error, const char *key)
+{
+    g_autofree char *k = wgm_error_quote_value(key);
+
+    g_prefix_error(error, "%s: ", k);
+    return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Values */
+
+static gboolean
+parse_uint(const char *key,
+           const char *value,
+           guint32     min,
+           guint32     max,
+           guint32    *out,
+           GError    **error)
+{
+    g_autofree char *quoted = wgm_error_quote_value(value);
+    guint64          v      = 0;
+    const char      *s;
+
+    if (!value[0])
+        return fail(error, key, "\"\" is not a number (expected %u-%u)", min, max);
+    for (s = value; *s; s++) {
+        if (!g_ascii_isdigit(*s))
+            return fail(error, key, "\"%s\" is not a number (expected %u-%u)", quoted, min, max);
+        if (v <= G_MAXUINT32)
+            v = v * 10 + (guint64)(*s - '0');
+    }
+    if (v < min || v > max)
+        return fail(error, key, "\"%s\" is out of range (expected %u-%u)", quoted, min, max);
+    *out = (guint32)v;
+    return TRUE;
+}
+
+static gboolean
+parse_bool(const char *key, const char *value, gboolean *out, GError **error)
+{
+    static const char *const yes[]  = { "yes", "true", "1" };
+    static const char *const no[]   = { "no", "false", "0" };
+    g_autofree char         *quoted = NULL;
+    guint                    i;
+
+    for (i = 0; i < G_N_ELEMENTS(yes); i++) {
+        if (g_ascii_strcasecmp(value, yes[i]) == 0) {
+            *out = TRUE;
+            return TRUE;
+        }
+        if (g_ascii_strcasecmp(value, no[i]) == 0) {
+            *out = FALSE;
+            return TRUE;
+        }
+    }
+    quoted = wgm_error_quote_value(value);
+    return fail(error, key, "\"%s\" is not a boolean (expected yes or no)", quoted);
+}
+
+static gboolean
+parse_secret_flags(const char *key, const char *value, GError **error)
+{
+    guint32 flags;
+
+    return parse_uint(key, value, 0, SECRET_FLAGS_ALL, &flags, error);
+}
+
+/* Non-empty items of a comma/space separated list. */
+static char **
+split_list(const char *value)
+{
+    char     **items = g_strsplit_set(value, LIST_SEPARATORS, -1);
+    GPtrArray *out   = g_ptr_array_new();
+    guint      i;
+
+    for (i = 0; items[i]; i++) {
+        if (items[i][0])
+            g_ptr_array_add(out, items[i]);
+        else
+            g_free(items[i]);
+    }
+    g_free(items); /* the strings moved to @out or were freed */
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/* "example.com", "example.com.", "~example.com" (NetworkManager's routing-only
+ * domain) and "~." (route all queries here). */
+static gboolean
+is_search_domain(const char *s)
+{
+    gsize len;
+    gsize label = 0;
+    gsize i;
+
+    if (s[0] == '~')
+        s++;
+    if (strcmp(s, ".") == 0)
+        return TRUE;
+    len = strlen(s);
+    if (len > 0 && s[len - 1] == '.')
+        len--;
+    if (len == 0 || len > DOMAIN_MAX)
+        return FALSE;
+    for (i = 0; i <= len; i++) {
+        char c = i < len ? s[i] : '.';
+
+        if (c == '.') {
+            if (label == 0 || s[i - 1] == '-')
+                return FALSE;
+            label = 0;
+        } else if ((g_ascii_isalnum(c) || c == '_' || (c == '-' && label > 0))
+                   && ++label <= DOMAIN_LABEL_MAX) {
+            continue;
+        } else {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Interface keys */
+
+static gboolean
+parse_address(WgmConfig *config, const char *key, const char *value, GError **error)
+{
+    g_auto(GStrv) items = split_list(value);
+    guint i;
+
+    for (i = 0; items[i]; i++) {
+        g_autofree char *quoted = wgm_error_quote_value(items[i]);
+        WgmIpPrefix      p;
+        gboolean        *has;
+        WgmIpPrefix     *slot;
+
+        if (!wgm_ip_prefix_parse(items[i], TRUE, &p, error))
+            return fail_prefix(error, key);
+        if (p.plen == 0) {
+            return fail(error,
+                        key,
+                        "\"%s\" has a bad prefix length (expected 1-%u for an interface address)",
+                        quoted,
+                        p.addr.family == AF_INET ? 32u : 128u);
+        }
+
+        has  = p.addr.family == AF_INET ? &config->has_address4 : &config->has_address6;
+        slot = p.addr.family == AF_INET ? &config->address4 : &config->address6;
+        if (*has) {
+            char first[WGM_IP_STRLEN];
+
+            return fail(error,
+                        key,
+                        "\"%s\" is a second %s address after %s, but NetworkManager's VPN IP "
+                        "configuration carries only one address per family",
+                        quoted,
+                        p.addr.family == AF_INET ? "IPv4" : "IPv6",
+                        wgm_ip_prefix_to_string(slot, first));
+        }
+        *has  = TRUE;
+        *slot = p;
+    }
+    return TRUE;
+}
+
+static gboolean
+parse_dns(WgmConfig *config, const char *key, const char *value, GError **error)
+{
+    g_auto(GStrv) items = split_list(value);
+    guint i;
+
+    for (i = 0; items[i]; i++) {
+        WgmIpAddr a;
+
+        if (!wgm_ip_addr_parse(items[i], &a)) {
+            g_autofree char *quoted = wgm_error_quote_value(items[i]);
+
+            return fail(error, key, "\"%s\" is not an IP address", quoted);
+        }
+        g_array_append_val(config->dns, a);
+    }
+    return TRUE;
+}
+
+static gboolean
+parse_dns_search(WgmConfig *config, const char *key, const char *value, GError **error)
+{
+    g_auto(GStrv) items = split_list(value);
+    guint i;
+
+    for (i = 0; items[i]; i++) {
+        if (!is_search_domain(items[i])) {
+            g_autofree char *quoted = wgm_error_quote_value(items[i]);
+
+            return fail(error, key, "\"%s\" is not a domain name", quoted);
+        }
+    }
+    g_strfreev(config->dns_search);
+    config->dns_search = g_steal_pointer(&items);
+    return TRUE;
+}
+
+static gboolean
+parse_backend(WgmConfig *config, const char *key, const char *value, GError **error)
+{
+    static const WgmBackendKind kinds[] = {
+        WGM_BACKEND_KIND_AUTO,
+        WGM_BACKEND_KIND_USERSPACE,
+        WGM_BACKEND_KIND_KERNEL,
+    };
+    g_autofree char *quoted = NULL;
+    guint            i;
+
+    for (i = 0; i < G_N_ELEMENTS(kinds); i++) {
+        if (strcmp(value, wgm_backend_kind_to_string(kinds[i])) == 0) {
+            config->backend = kinds[i];
+            return TRUE;
+        }
+    }
+    quoted = wgm_error_quote_value(value);
+    return fail(error, key, "\"%s\" is not a backend (expected auto, userspace or kernel)", quoted);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Peers */
+
+static void
+peer_config_free(gpointer data)
+{
+    WgmPeerConfig *peer = data;
+
+    wgm_key_wipe(&peer->preshared_key);
+    g_free(peer->name);
+    g_free(peer->endpoint_host);
+    g_clear_pointer(&peer->allowed_ips, g_array_unref);
+    g_free(peer);
+}
+
+static WgmPeerConfig *
+peer_get(WgmConfig *config, GHashTable *by_index, guint index)
+{
+    WgmPeerConfig *peer = g_hash_table_lookup(by_index, GUINT_TO_POINTER(index));
+
+    if (!peer) {
+        peer              = g_new0(WgmPeerConfig, 1);
+        peer->index       = index;
+        peer->allowed_ips = g_array_new(FALSE, FALSE, sizeof(WgmIpPrefix));
+        peer->lazy        = -1;
+        g_ptr_array_add(config->peers, peer);
+        g_hash_table_insert(by_index, GUINT_TO_POINTER(index), peer);
+    }
+    return peer;
+}
+
+typedef enum {
+    PEER_KEY_NONE,  /* not a peer key at all */
+    PEER_KEY_VALID, /* "peer.N.FIELD" with a good N (FIELD not checked) */
+    PEER_KEY_BAD,   /* starts with "peer." but is malformed: error set */
+} PeerKey;
+
+static PeerKey
+split_peer_key(const char *key, guint *out_index, const char **out_field, GError **error)
+{
+    const char *num;
+    const char *dot;
+    guint64     index = 0;
+    const char *s;
+
+    if (!g_str_has_prefix(key, WGM_KEY_PEER_PREFIX))
+        return PEER_KEY_NONE;
+
+    num = key + strlen(WGM_KEY_PEER_PREFIX);
+    dot = strchr(num, '.');
+    if (!dot || !dot[1]) {
+        fail(error, key, "unknown key (expected peer.N.FIELD)");
+        return PEER_KEY_BAD;
+    }
+
+    if (dot == num || (num[0] == '0' && dot - num > 1))
+        goto bad_index;
+    for (s = num; s < dot; s++) {
+        if (!g_ascii_isdigit(*s))
+            goto bad_index;
+        index = index * 10 + (guint64)(*s - '0');
+        if (index >= WGM_MAX_PEERS)
+            goto bad_index;
+    }
+    *out_index = (guint)index;
+    *out_field = dot + 1;
+    return PEER_KEY_VALID;
+
+bad_index:
+    fail(error,
+         key,
+         "bad peer index (expected peer.N.FIELD with N a number 0-%u without leading zeros)",
+         (guint)WGM_MAX_PEERS - 1);
+    return PEER_KEY_BAD;
+}
+
+static gboolean
+parse_allowed_ips(WgmPeerConfig *peer, const char *key, const char *value, GError **error)
+{
+    g_auto(GStrv) items = split_list(value);
+    guint i;
+
+    g_array_set_size(peer->allowed_ips, 0);
+    for (i = 0; items[i]; i++) {
+        WgmIpPrefix p;
+
+        /* A bare address means the host route, as wg(8) reads it. */
+        if (!wgm_ip_prefix_parse(items[i], TRUE, &p, error))
+            return fail_prefix(error, key);
+        wgm_ip_prefix_normalize(&p);
+        g_array_append_val(peer->allowed_ips, p);
+    }
+    return TRUE;
+}
+
+static gboolean
+parse_peer_name(WgmPeerConfig *peer, const char *key, const char *value, GError **error)
+{
+    const char *s;
+
+    if (!g_utf8_validate(value, -1, NULL))
+        return fail(error, key, "is not valid UTF-8");
+    if (g_utf8_strlen(value, -1) > PEER_NAME_MAX)
+        return fail(error, key, "is longer than %d characters", PEER_NAME_MAX);
+    for (s = value; *s; s = g_utf8_next_char(s)) {
+        if (g_unichar_iscntrl(g_utf8_get_char(s)))
+            return fail(error, key, "contains a control character");
+    }
+    g_free(peer->name);
+    peer->name = g_strdup(value);
+    return TRUE;
+}
+
+static const char *const peer_fields[] = {
+    WGM_PEER_FIELD_PUBLIC_KEY,    WGM_PEER_FIELD_ENDPOINT,
+    WGM_PEER_FIELD_ALLOWED_IPS,   WGM_PEER_FIELD_PERSISTENT_KEEPALIVE,
+    WGM_PEER_FIELD_LAZY,          WGM_PEER_FIELD_NAME,
+    WGM_PEER_FIELD_PRESHARED_KEY, WGM_PEER_FIELD_PRESHARED_KEY_FLAGS,
+};
+
+static gboolean
+is_peer_field(const char *field)
+{
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS(peer_fields); i++) {
+        if (strcmp(field, peer_fields[i]) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static gboolean
+parse_peer_data(WgmConfig  *config,
+                GHashTable *by_index,
+                const char *key,
+                guint       index,
+                const char *field,
+                const char *value,
+                GError    **error)
+{
+    g_autofree char *v = NULL;
+    WgmPeerConfig   *peer;
+    guint32          u;
+    gboolean         b;
+
+    if (!is_peer_field(field)) {
+        return fail(error,
+                    key,
+                    "unknown peer field (expected " WGM_PEER_FIELD_PUBLIC_KEY
+                    ", " WGM_PEER_FIELD_ENDPOINT ", " WGM_PEER_FIELD_ALLOWED_IPS
+                    ", " WGM_PEER_FIELD_PERSISTENT_KEEPALIVE ", " WGM_PEER_FIELD_LAZY
+                    ", " WGM_PEER_FIELD_NAME " or " WGM_PEER_FIELD_PRESHARED_KEY ")");
+    }
+    if (strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY) == 0)
+        return fail(error, key, "is a secret: store it in vpn.secrets, not in vpn.data");
+    if (!value[0])
+        return TRUE;
+
+    peer = peer_get(config, by_index, index);
+
+    if (strcmp(field, WGM_PEER_FIELD_PUBLIC_KEY) == 0) {
+        if (!wgm_key_from_base64(value, &peer->public_key, error))
+            return fail_prefix(error, key);
+        if (wgm_key_is_zero(&peer->public_key))
+            return fail(error, key, "is all zeros, which is not a public key");
+        return TRUE;
+    }
+    if (strcmp(field, WGM_PEER_FIELD_NAME) == 0)
+        return parse_peer_name(peer, key, value, error);
+
+    /* The rest are machine values: forgive the spaces around them. */
+    v = g_strstrip(g_strdup(value));
+
+    if (strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY_FLAGS) == 0)
+        return parse_secret_flags(key, v, error);
+    if (strcmp(field, WGM_PEER_FIELD_ENDPOINT) == 0) {
+        g_clear_pointer(&peer->endpoint_host, g_free);
+        if (v[0] && !wgm_endpoint_split(v, &peer->endpoint_host, &peer->endpoint_port, error))
+            return fail_prefix(error, key);
+        return TRUE;
+    }
+    if (strcmp(field, WGM_PEER_FIELD_ALLOWED_IPS) == 0)
+        return parse_allowed_ips(peer, key, v, error);
+    if (strcmp(field, WGM_PEER_FIELD_PERSISTENT_KEEPALIVE) == 0) {
+        if (!parse_uint(key, v, 0, G_MAXUINT16, &u, error))
+            return FALSE;
+        peer->persistent_keepalive = (guint16)u;
+        return TRUE;
+    }
+    g_assert(strcmp(field, WGM_PEER_FIELD_LAZY) == 0);
+    if (!parse_bool(key, v, &b, error))
+        return FALSE;
+    peer->lazy = b ? 1 : 0;
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* vpn.data and vpn.secrets */
+
+typedef struct {
+    const char *key;
+    gboolean (*parse)(WgmConfig *config, const char *key, const char *value, GError **error);
+} KeyParser;
+
+static gboolean
+parse_listen_port(WgmConfig *config, const char *key, const char *value, GError **error)
+{
+    guint32 u;
+
+    if (!parse_uint(key, value, 1, G_MAXUINT16, &u, error))
+        return FALSE;
+    config->listen_port = (gint32)u;
+    return TRUE;
+}
+
+static gboolean
+parse_mtu(WgmConfig *config, const char *key, const char *value, GError **error)
+{
+    /* IPv6 needs more (RFC 8200, section 5): checked once the addresses are known. */
+    return parse_uint(key, value, 576, G_MAXUINT16, &config->mtu, error);
+}
+
+static gboolean
+parse_lazy_connections(WgmConfig *config, const char *key, const char *value, GError **error)
+{
+    return parse_bool(key, value, &config->lazy_connections, error);
+}
+
+static gboolean
+parse_inactivity_timeout(WgmConfig *config, const char *key, const char *value, GError **error)
+{
+    return parse_uint(key, value, 1, 86400, &config->inactivity_timeout, error);
+}
+
+static gboolean
+parse_network_map(WgmConfig *config, const char *key, const char *value, GError **error)
+{
+    if (!g_path_is_absolute(value)) {
+        g_autofree char *quoted = wgm_error_quote_value(value);
+
+        return fail(error, key, "\"%s\" is not an absolute path", quoted);
+    }
+    g_free(config->network_map);
+    config->network_map = g_strdup(value);
+    return TRUE;
+}
+
+static gboolean
+parse_flags_key(WgmConfig *config, const char *key, const char *value, GError **error)
+{
+    return parse_secret_flags(key, value, error);
+}
+
+static const KeyParser data_keys[] = {
+    { WGM_KEY_LISTEN_PORT, parse_listen_port },
+    { WGM_KEY_ADDRESS, parse_address },
+    { WGM_KEY_DNS, parse_dns },
+    { WGM_KEY_DNS_SEARCH, parse_dns_search },
+    { WGM_KEY_MTU, parse_mtu },
+    { WGM_KEY_BACKEND, parse_backend },
+    { WGM_KEY_LAZY_CONNECTIONS, parse_lazy_connections },
+    { WGM_KEY_INACTIVITY_TIMEOUT, parse_inactivity_timeout },
+    { WGM_KEY_NETWORK_MAP, parse_network_map },
+    { WGM_KEY_PRIVATE_KEY_FLAGS, parse_flags_key },
+};
+
+static const KeyParser *
+find_data_key(const char *key)
+{
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS(data_keys); i++) {
+        if (strcmp(key, data_keys[i].key) == 0)
+            return &data_keys[i];
+    }
+    return NULL;
+}
+
+static gboolean
+parse_data_item(WgmConfig  *config,
+                GHashTable *by_index,
+                const char *key,
+                const char *value,
+                GError    **error)
+{
+    const KeyParser *parser;
+    const char      *field;
+    guint            index;
+
+    if (strcmp(key, WGM_KEY_PRIVATE_KEY) == 0)
+        return fail(error, key, "is a secret: store it in vpn.secrets, not in vpn.data");
+
+    switch (split_peer_key(key, &index, &field, error)) {
+    case PEER_KEY_VALID:
+        return parse_peer_data(config, by_index, key, index, field, value, error);
+    case PEER_KEY_BAD:
+        return FALSE;
+    case PEER_KEY_NONE:
+        break;
+    }
+
+    parser = find_data_key(key);
+    if (!parser)
+        return fail(error, key, "unknown key");
+    if (!value[0])
+        return TRUE;
+
+    {
+        g_autofree char *v = g_strstrip(g_strdup(value));
+
+        return !v[0] || parser->parse(config, key, v, error);
+    }
+}
+
+static gboolean
+parse_secret_item(WgmConfig  *config,
+                  GHashTable *by_index,
+                  const char *key,
+                  const char *value,
+                  GError    **error)
+{
+    WgmPeerConfig *peer;
+    const char    *field;
+    guint          index;
+
+    if (strcmp(key, WGM_KEY_PRIVATE_KEY) == 0) {
+        if (!value[0])
+            return TRUE;
+        if (!wgm_key_from_base64(value, &config->private_key, error))
+            return fail_prefix(error, key);
+        /* wg(8) reads an all-zero private key as "remove the key". */
+        if (wgm_key_is_zero(&config->private_key))
+            return fail(error, key, "is all zeros, which is not a private key");
+        return TRUE;
+    }
+
+    switch (split_peer_key(key, &index, &field, error)) {
+    case PEER_KEY_BAD:
+        return FALSE;
+    case PEER_KEY_NONE:
+        break;
+    case PEER_KEY_VALID:
+        if (strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY) != 0) {
+            if (is_peer_field(field))
+                return fail(
+                    error, key, "is not a secret: store it in vpn.data, not in vpn.secrets");
+            return fail(error, key, "unknown secret");
+        }
+        if (!value[0])
+            return TRUE;
+        peer = peer_get(config, by_index, index);
+        if (!wgm_key_from_base64(value, &peer->preshared_key, error))
+            return fail_prefix(error, key);
+        /* All zeros is how WireGuard spells "no preshared key". */
+        peer->has_preshared_key = !wgm_key_is_zero(&peer->preshared_key);
+        return TRUE;
+    }
+
+    if (find_data_key(key))
+        return fail(error, key, "is not a secret: store it in vpn.data, not in vpn.secrets");
+    return fail(error, key, "unknown secret");
+}
+
+static int
+peer_cmp(gconstpointer a, gconstpointer b)
+{
+    const WgmPeerConfig *pa = *(WgmPeerConfig *const *)a;
+    const WgmPeerConfig *pb = *(WgmPeerConfig *const *)b;
+
+    return pa->index < pb->index ? -1 : pa->index > pb->index;
+}
+
+typedef struct {
+    WgmIpAddr addr; /* zero-padded, so the whole struct hashes */
+    guint8    plen;
+} PrefixKey;
+
+static guint
+prefix_key_hash(gconstpointer p)
+{
+    const PrefixKey *k = p;
+    guint            h = g_int_hash(&k->addr.family) ^ k->plen;
+    guint            i;
+
+    for (i = 0; i < sizeof(k->addr.addr); i++)
+        h = h * 31 + k->addr.addr[i];
+    return h;
+}
+
+static gboolean
+prefix_key_equal(gconstpointer a, gconstpointer b)
+{
+    const PrefixKey *ka = a;
+    const PrefixKey *kb = b;
+
+    return ka->addr.family == kb->addr.family && ka->plen == kb->plen
+           && memcmp(ka->addr.addr, kb->addr.addr, sizeof(ka->addr.addr)) == 0;
+}
+
+static PrefixKey *
+prefix_key_dup(const PrefixKey *k)
+{
+    PrefixKey *copy = g_new(PrefixKey, 1);
+
+    *copy = *k;
+    return copy;
+}
+
+/* Checks across peers, in index order so the later peer gets the blame. */
+static gboolean
+check_peers(WgmConfig *config, GError **error)
+{
+    g_autoptr(GHashTable) keys = g_hash_table_new(wgm_key_hash, wgm_key_equal_func);
+    g_autoptr(GHashTable) prefixes =
+        g_hash_table_new_full(prefix_key_hash, prefix_key_equal, g_free, NULL);
+    guint i;
+
+    g_ptr_array_sort(config->peers, peer_cmp);
+
+    for (i = 0; i < config->peers->len; i++) {
+        WgmPeerConfig   *peer = config->peers->pdata[i];
+        g_autofree char *pk_key =
+            g_strdup_printf(WGM_KEY_PEER_PREFIX "%u." WGM_PEER_FIELD_PUBLIC_KEY, peer->index);
+        g_autofree char *ai_key = NULL;
+        WgmPeerConfig   *other;
+        guint            j, kept;
+
+        if (wgm_key_is_zero(&peer->public_key)) {
+            return fail(error,
+                        pk_key,
+                        "missing (every peer.%u.* entry needs the peer's public key)",
+                        peer->index);
+        }
+        other = g_hash_table_lookup(keys, &peer->public_key);
+        if (other) {
+            return fail(error,
+                        pk_key,
+                        "duplicate of " WGM_KEY_PEER_PREFIX "%u." WGM_PEER_FIELD_PUBLIC_KEY,
+                        other->index);
+        }
+        g_hash_table_insert(keys, &peer->public_key, peer);
+
+        /* WireGuard routes a prefix to one peer only: setting it on a second
+         * peer silently moves it there.  Duplicates within a peer are merely
+         * redundant and dropped. */
+        ai_key = g_strdup_printf(WGM_KEY_PEER_PREFIX "%u." WGM_PEER_FIELD_ALLOWED_IPS, peer->index);
+        for (j = 0, kept = 0; j < peer->allowed_ips->len; j++) {
+            const WgmIpPrefix *p = &g_array_index(peer->allowed_ips, WgmIpPrefix, j);
+            PrefixKey          k = { 0 };
+
+            k.addr.family = p->addr.family;
+            memcpy(k.addr.addr, p->addr.addr, sizeof(k.addr.addr));
+            k.plen = p->plen;
+
+            other = g_hash_table_lookup(prefixes, &k);
+            if (other == peer)
+                continue;
+            if (other) {
+                char buf[WGM_IP_STRLEN];
+
+                return fail(error,
+                            ai_key,
+                            "%s is also in " WGM_KEY_PEER_PREFIX "%u." WGM_PEER_FIELD_ALLOWED_IPS
+                            " (WireGuard would silently move it to one of the two peers)",
+                            wgm_ip_prefix_to_string(p, buf),
+                            other->index);
+            }
+            g_hash_table_insert(prefixes, prefix_key_dup(&k), peer);
+            if (kept != j)
+                g_array_index(peer->allowed_ips, WgmIpPrefix, kept) = *p;
+            kept++;
+        }
+        g_array_set_size(peer->allowed_ips, kept);
+    }
+    return TRUE;
+}
+
+static gboolean
+check_interface(WgmConfig *config, GError **error)
+{
+    if (wgm_key_is_zero(&config->private_key))
+        return fail(error,
+                    WGM_KEY_PRIVATE_KEY,
+                    "missing (expected the interface's private key in vpn.secrets)");
+
+    if (!config->has_address4 && !config->has_address6)
+        return fail(error,
+                    WGM_KEY_ADDRESS,
+                    "missing (expected at least one address of this host in the mesh, "
+                    "e.g. 10.0.0.1/24)");
+
+    if (config->mtu == 0)
+        config->mtu = WGM_DEFAULT_MTU;
+    else if (config->has_address6 && config->mtu < 1280)
+        return fail(error,
+                    WGM_KEY_MTU,
+                    "\"%u\" is out of range (expected 1280-65535 with an IPv6 address)",
+                    config->mtu);
+    return TRUE;
+}
+
+WgmConfig *
+wgm_config_new_from_setting(NMSettingVpn *s_vpn, GError **error)
+{
+    g_autoptr(WgmConfig) config              = NULL;
+    g_autoptr(GHashTable) by_index           = NULL;
+    g_autofree const char **data_keys_list   = NULL;
+    g_autofree const char **secret_keys_list = NULL;
+    guint                   i;
+
+    g_return_val_if_fail(NM_IS_SETTING_VPN(s_vpn), NULL);
+    g_return_val_if_fail(!error || !*error, NULL);
+
+    config                     = g_new0(WgmConfig, 1);
+    config->listen_port        = -1;
+    config->dns                = g_array_new(FALSE, FALSE, sizeof(WgmIpAddr));
+    config->dns_search         = g_new0(char *, 1);
+    config->mtu                = 0;
+    config->backend            = WGM_BACKEND_KIND_AUTO;
+    config->inactivity_timeout = WGM_DEFAULT_INACTIVITY_TIMEOUT;
+    config->peers              = g_ptr_array_new_with_free_func(peer_config_free);
+    by_index                   = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+    /* Sorted keys: the first error reported does not depend on hash order. */
+    data_keys_list = nm_setting_vpn_get_data_keys(s_vpn, NULL);
+    for (i = 0; data_keys_list && data_keys_list[i]; i++) {
+        const char *key   = data_keys_list[i];
+        const char *value = nm_setting_vpn_get_data_item(s_vpn, key);
+
+        if (!parse_data_item(config, by_index, key, value ? value : "", error))
+            return NULL;
+    }
+
+    secret_keys_list = nm_setting_vpn_get_secret_keys(s_vpn, NULL);
+    for (i = 0; secret_keys_list && secret_keys_list[i]; i++) {
+        const char *key   = secret_keys_list[i];
+        const char *value = nm_setting_vpn_get_secret(s_vpn, key);
+
+        if (!parse_secret_item(config, by_index, key, value ? value : "", error))
+            return NULL;
+    }
+
+    if (!check_interface(config, error) || !check_peers(config, error))
+        return NULL;
+
+    return g_steal_pointer(&config);
+}
+
+void
+wgm_config_free(WgmConfig *config)
+{
+    if (!config)
+        return;
+
+    wgm_key_wipe(&config->private_key);
+    g_clear_pointer(&config->dns, g_array_unref);
+    g_strfreev(config->dns_search);
+    g_free(config->network_map);
+    /* peer_config_free() wipes the preshared keys. */
+    g_clear_pointer(&config->peers, g_ptr_array_unref);
+    g_free(config);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static gboolean
+secret_is_set(NMSettingVpn *s_vpn, const char *name)
+{
+    const char *v = nm_setting_vpn_get_secret(s_vpn, name);
+
+    return v && v[0];
+}
+
+static NMSettingSecretFlags
+secret_flags(NMSettingVpn *s_vpn, const char *name)
+{
+    NMSettingSecretFlags flags = NM_SETTING_SECRET_FLAG_NONE;
+
+    /* Unparsable flags read as NONE; wgm_config_new_from_setting() reports them. */
+    if (!nm_setting_get_secret_flags(NM_SETTING(s_vpn), name, &flags, NULL))
+        flags = NM_SETTING_SECRET_FLAG_NONE;
+    return flags;
+}
+
+static int
+uint_cmp(gconstpointer a, gconstpointer b)
+{
+    guint ua = *(const guint *)a;
+    guint ub = *(const guint *)b;
+
+    return ua < ub ? -1 : ua > ub;
+}
+
+char **
+wgm_config_need_secrets(NMSettingVpn *s_vpn)
+{
+    g_autoptr(GPtrArray) names   = NULL;
+    g_autoptr(GArray) indexes    = NULL;
+    g_autofree const char **keys = NULL;
+    guint                   i;
+
+    g_return_val_if_fail(NM_IS_SETTING_VPN(s_vpn), NULL);
+
+    names   = g_ptr_array_new_with_free_func(g_free);
+    indexes = g_array_new(FALSE, FALSE, sizeof(guint));
+
+    if (!(secret_flags(s_vpn, WGM_KEY_PRIVATE_KEY) & NM_SETTING_SECRET_FLAG_NOT_REQUIRED)
+        && !secret_is_set(s_vpn, WGM_KEY_PRIVATE_KEY))
+        g_ptr_array_add(names, g_strdup(WGM_KEY_PRIVATE_KEY));
+
+    /* A preshared key is optional, so only ask for one that an agent is known
+     * to hold (or that is never saved): its flags key says so. */
+    keys = nm_setting_vpn_get_data_keys(s_vpn, NULL);
+    for (i = 0; keys && keys[i]; i++) {
+        const char *field;
+        guint       index;
+
+        if (split_peer_key(keys[i], &index, &field, NULL) != PEER_KEY_VALID
+            || strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY_FLAGS) != 0)
+            continue;
+        g_array_append_val(indexes, index);
+    }
+    g_array_sort(indexes, uint_cmp);
+
+    for (i = 0; i < indexes->len; i++) {
+        g_autofree char *name =
+            g_strdup_printf(WGM_KEY_PEER_PREFIX "%u." WGM_PEER_FIELD_PRESHARED_KEY,
+                            g_array_index(indexes, guint, i));
+        NMSettingSecretFlags flags = secret_flags(s_vpn, name);
+
+        if ((flags & (NM_SETTING_SECRET_FLAG_AGENT_OWNED | NM_SETTING_SECRET_FLAG_NOT_SAVED))
+            && !(flags & NM_SETTING_SECRET_FLAG_NOT_REQUIRED) && !secret_is_set(s_vpn, name))
+            g_ptr_array_add(names, g_steal_pointer(&name));
+    }
+
+    if (names->len == 0)
+        return NULL;
+    g_ptr_array_add(names, NULL);
+    return (char **)g_ptr_array_free(g_steal_pointer(&names), FALSE);
+}
+
+gboolean
+wgm_peer_config_is_lazy(const WgmConfig *config, const WgmPeerConfig *peer)
+{
+    g_return_val_if_fail(config && peer, FALSE);
+
+    return peer->lazy < 0 ? config->lazy_connections : peer->lazy != 0;
+}
+
+const char *
+wgm_backend_kind_to_string(WgmBackendKind kind)
+{
+    switch (kind) {
+    case WGM_BACKEND_KIND_AUTO:
+        return "auto";
+    case WGM_BACKEND_KIND_USERSPACE:
+        return "userspace";
+    case WGM_BACKEND_KIND_KERNEL:
+        return "kernel";
+    }
+    return "unknown";
+}

@@ -14,3 +14,8 @@ typedef enum {
 
 #define WGM_ERROR (wgm_error_quark())
 GQuark wgm_error_quark(void);
+
+/* A user-supplied value made safe to quote in an error message or a log line:
+ * control characters, quotes and backslashes escaped (C style), UTF-8 kept,
+ * cut to 64 bytes with "…" appended when longer.  Never use it on a secret. */
+char *wgm_error_quote_value(const char *value);
