@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Drives nm-wgmesh-service the way NetworkManager does: the
+ * org.freedesktop.NetworkManager.VPN.Plugin interface with a connection
+ * serialised by libnm, and the signals it answers with.  Also reads the
+ * mesh's own D-Bus objects.
+ */
+#pragma once
+
+#include <NetworkManager.h>
+
+typedef struct _WgmTestVpn WgmTestVpn;
+
+WgmTestVpn *wgm_test_vpn_new(const char *bus_address, const char *bus_name);
+void        wgm_test_vpn_free(WgmTestVpn *vpn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(WgmTestVpn, wgm_test_vpn_free)
+
+GDBusConnection *wgm_test_vpn_get_connection(WgmTestVpn *vpn);
+
+/* A connection as NetworkManager sends it (a{sa{sv}}), from NULL-terminated
+ * key, value, key, value... lists for vpn.data and vpn.secrets. */
+GVariant *wgm_test_vpn_connection_new(const char        *id,
+                                      const char *const *data,
+                                      const char *const *secrets);
+
+gboolean wgm_test_vpn_connect(WgmTestVpn *vpn, GVariant *connection, GError **error);
+/* Returns the setting name NeedSecrets asks for ("" if none). */
+char    *wgm_test_vpn_need_secrets(WgmTestVpn *vpn, GVariant *connection, GError **error);
+gboolean wgm_test_vpn_disconnect(WgmTestVpn *vpn, GError **error);
+
+/* Waits for the next (not yet consumed) VPN.Plugin signal @name ("Config",
+ * "Ip4Config", "Ip6Config", "StateChanged", "Failure"); returns its
+ * parameters, or NULL on timeout. */
+GVariant *wgm_test_vpn_wait_signal(WgmTestVpn *vpn, const char *name, guint timeout_ms);
+/* Waits until a StateChanged signal carries @state (NMVpnServiceState). */
+gboolean wgm_test_vpn_wait_state(WgmTestVpn *vpn, guint state, guint timeout_ms);
+/* Whether a @name signal has arrived (and is not consumed), after
+ * dispatching whatever is pending. */
+gboolean wgm_test_vpn_has_signal(WgmTestVpn *vpn, const char *name);
+
+/* GetManagedObjects on the mesh's object manager: a{oa{sa{sv}}}. */
+GVariant *wgm_test_vpn_get_managed_objects(WgmTestVpn *vpn, GError **error);
+/* All properties (a{sv}) of the Mesh object. */
+GVariant *wgm_test_vpn_get_mesh(WgmTestVpn *vpn, GError **error);
+/* Peer property dicts (a{sv}), keyed by PublicKey. */
+GHashTable *wgm_test_vpn_get_peers(WgmTestVpn *vpn, GError **error);
+/* Waits until every peer reports State == @state; FALSE on timeout. */
+gboolean wgm_test_vpn_wait_peers_state(WgmTestVpn *vpn, const char *state, guint timeout_ms);
+
+/* Iterates the default main context for @ms milliseconds. */
+void wgm_test_iterate(guint ms);

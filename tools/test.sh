@@ -1,0 +1,146 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The project's test command:  sudo tools/test.sh [meson test arguments]
+#
+# On a fresh Debian 12: installs what is missing with apt-get, configures and
+# builds $BUILD_DIR (default: build), runs the unit, dbus, netns, fuzz (and
+# e2e, once it exists) suites, or whatever the arguments select.  Root suites
+# make their own network namespaces and never touch the host's network; run
+# unprivileged they skip, unless CI=true, where they must run.
+#
+# The last line is "N passed, N failed[, N skipped]", counted from meson's
+# testlog.json; CI reads it.  A failed build counts as one failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_DIR=${BUILD_DIR:-build}
+SUITES=(unit dbus netns fuzz e2e)
+PACKAGES=(
+    meson ninja-build pkg-config gcc gettext
+    libglib2.0-dev libglib2.0-bin libnm-dev network-manager
+    wireguard-go wireguard-tools
+    dbus iproute2 iputils-ping util-linux
+    clang libclang-rt-14-dev # libFuzzer for the fuzz suite
+    python3-dbusmock
+)
+
+# Debian's own python3 (a pyenv one may shadow it on PATH); json is enough.
+PY=python3
+if [ -x /usr/bin/python3 ]; then
+    PY=/usr/bin/python3
+fi
+
+log() {
+    printf 'test.sh: %s\n' "$*" >&2
+}
+
+install_missing() {
+    local missing=() pkg policy=/usr/sbin/policy-rc.d made_policy=
+
+    if ! command -v dpkg-query >/dev/null; then
+        log "not a Debian system: install ${PACKAGES[*]} or their equivalents yourself"
+        return 0
+    fi
+    for pkg in "${PACKAGES[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q ' installed$'; then
+            missing+=("$pkg")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        log "missing packages: ${missing[*]}; run as root (sudo tools/test.sh) or install them"
+        exit 1
+    fi
+
+    log "installing ${missing[*]}"
+    # Installing network-manager (or dbus) must not start it on the host's
+    # own interfaces: the tests start their own, sandboxed.
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        made_policy=1
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    if [ -n "$made_policy" ]; then
+        rm -f "$policy"
+        trap - EXIT
+    fi
+}
+
+# "N passed, N failed, N skipped" from testlog.json (one JSON object a line).
+summary() {
+    local json=$1
+    if [ ! -f "$json" ]; then
+        log "no $json: meson test did not run"
+        echo "0 passed, 1 failed"
+        return
+    fi
+    "$PY" - "$json" <<'EOF'
+import json, sys
+
+counts = {"passed": 0, "failed": 0, "skipped": 0}
+with open(sys.argv[1]) as f:
+    for line in f:
+        line = line.strip()
+        if not line:
+            continue
+        result = json.loads(line).get("result", "")
+        if result in ("OK", "EXPECTEDFAIL"):
+            counts["passed"] += 1
+        elif result == "SKIP":
+            counts["skipped"] += 1
+        else:  # FAIL, ERROR, TIMEOUT, UNEXPECTEDPASS
+            counts["failed"] += 1
+out = "%d passed, %d failed" % (counts["passed"], counts["failed"])
+if counts["skipped"]:
+    out += ", %d skipped" % counts["skipped"]
+print(out)
+EOF
+}
+
+install_missing
+
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    meson setup "$BUILD_DIR"
+fi
+if ! meson compile -C "$BUILD_DIR"; then
+    log "build failed"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+if [ $# -gt 0 ]; then
+    args=("$@")
+else
+    # Only the suites that exist (e2e comes later).
+    args=()
+    existing=$(meson introspect --tests "$BUILD_DIR" | "$PY" -c '
+import json, sys
+for t in json.load(sys.stdin):
+    for s in t["suite"]:
+        print(s.split(":")[-1])')
+    for suite in "${SUITES[@]}"; do
+        if grep -qx "$suite" <<<"$existing"; then
+            args+=(--suite "$suite")
+        fi
+    done
+    if [ ${#args[@]} -eq 0 ]; then
+        log "no tests in suites ${SUITES[*]}"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+fi
+
+testlog="$BUILD_DIR/meson-logs/testlog.json"
+rm -f "$testlog"
+status=0
+meson test -C "$BUILD_DIR" --no-rebuild --print-errorlogs "${args[@]}" || status=$?
+
+summary "$testlog"
+exit "$status"
