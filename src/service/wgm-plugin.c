@@ -1,1 +1,463 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#define G_LOG_DOMAIN "nm-wgmesh"
+
+#include "config.h"
+
+#include "wgm-plugin.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+
+#include "wgm-backend-uapi.h"
+#include "wgm-config.h"
+#include "wgm-dbus-export.h"
+#include "wgm-error.h"
+#include "wgm-mesh.h"
+#include "wgm-settings-keys.h"
+
+struct _WgmPlugin {
+    NMVpnServicePlugin parent_instance;
+
+    guint          ifname_hint; /* first N to try for "wgmN" */
+    GCancellable  *cancellable;
+    WgmMesh       *mesh;
+    WgmDBusExport *export;
+    gulong         failed_id;
+
+    /* What SetConfig/SetIp4Config/SetIp6Config will say, computed from the
+     * profile at Connect (no secrets in here). */
+    guint32   mtu;
+    GVariant *ip4_config;
+    GVariant *ip6_config;
+
+    /* Backends being stopped, so process exit can wait for their helpers. */
+    GPtrArray *stopping;
+};
+
+G_DEFINE_FINAL_TYPE(WgmPlugin, wgm_plugin, NM_TYPE_VPN_SERVICE_PLUGIN)
+
+/* ---- IP configuration for NetworkManager -------------------------------- */
+
+typedef struct {
+    gboolean has_default;
+    GVariant *routes;
+} RouteSet;
+
+/* Routes are the peers' allowed IPs (deduplicated), a /0 is not a route but
+ * makes NetworkManager route everything through the mesh (never-default
+ * FALSE), just as wg-quick does for 0.0.0.0/0. */
+static void
+collect_routes(const WgmConfig *config, int family, RouteSet *out)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify) g_bytes_unref, NULL);
+    GVariantBuilder builder;
+
+    out->has_default = FALSE;
+    g_variant_builder_init(&builder,
+                           family == AF_INET ? G_VARIANT_TYPE("aau")
+                                             : G_VARIANT_TYPE("a(ayuayu)"));
+
+    for (guint i = 0; i < config->peers->len; i++) {
+        const WgmPeerConfig *pc = config->peers->pdata[i];
+
+        for (guint j = 0; j < pc->allowed_ips->len; j++) {
+            const WgmIpPrefix *p = &g_array_index(pc->allowed_ips, WgmIpPrefix, j);
+            GBytes            *key;
+
+            if (p->addr.family != family)
+                continue;
+            if (wgm_ip_prefix_is_default(p)) {
+                out->has_default = TRUE;
+                continue;
+            }
+            key = g_bytes_new(p, sizeof(*p));
+            if (!g_hash_table_add(seen, key))
+                continue;
+
+            if (family == AF_INET) {
+                guint32 route[4] = { p->addr.addr4, p->plen, 0, 0 };
+
+                g_variant_builder_add_value(
+                    &builder,
+                    g_variant_new_fixed_array(G_VARIANT_TYPE_UINT32, route, 4, sizeof(guint32)));
+            } else {
+                static const guint8 zero[16] = { 0 };
+
+                g_variant_builder_add(
+                    &builder,
+                    "(@ayu@ayu)",
+                    g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, p->addr.addr, 16, 1),
+                    (guint32) p->plen,
+                    g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, zero, 16, 1),
+                    (guint32) 0);
+            }
+        }
+    }
+    out->routes = g_variant_builder_end(&builder);
+}
+
+static GVariant *
+build_ip_config(const WgmConfig *config, int family)
+{
+    const WgmIpPrefix *address = family == AF_INET ? &config->address4 : &config->address6;
+    GVariantBuilder    builder;
+    GVariantBuilder    dns;
+    RouteSet           routes;
+
+    g_variant_builder_init(&builder, G_VARIANT_TYPE_VARDICT);
+    if (family == AF_INET) {
+        g_variant_builder_add(&builder,
+                              "{sv}",
+                              NM_VPN_PLUGIN_IP4_CONFIG_ADDRESS,
+                              g_variant_new_uint32(address->addr.addr4));
+    } else {
+        g_variant_builder_add(
+            &builder,
+            "{sv}",
+            NM_VPN_PLUGIN_IP6_CONFIG_ADDRESS,
+            g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, address->addr.addr, 16, 1));
+    }
+    /* The keys are the same strings for both families. */
+    g_variant_builder_add(&builder,
+                          "{sv}",
+                          NM_VPN_PLUGIN_IP4_CONFIG_PREFIX,
+                          g_variant_new_uint32(address->plen));
+
+    collect_routes(config, family, &routes);
+    g_variant_builder_add(&builder, "{sv}", NM_VPN_PLUGIN_IP4_CONFIG_ROUTES, routes.routes);
+    g_variant_builder_add(&builder,
+                          "{sv}",
+                          NM_VPN_PLUGIN_IP4_CONFIG_NEVER_DEFAULT,
+                          g_variant_new_boolean(!routes.has_default));
+
+    g_variant_builder_init(&dns, family == AF_INET ? G_VARIANT_TYPE("au") : G_VARIANT_TYPE("aay"));
+    for (guint i = 0; i < config->dns->len; i++) {
+        const WgmIpAddr *a = &g_array_index(config->dns, WgmIpAddr, i);
+
+        if (a->family != family)
+            continue;
+        if (family == AF_INET)
+            g_variant_builder_add(&dns, "u", a->addr4);
+        else
+            g_variant_builder_add_value(
+                &dns,
+                g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, a->addr, 16, 1));
+    }
+    g_variant_builder_add(&builder, "{sv}", NM_VPN_PLUGIN_IP4_CONFIG_DNS, g_variant_builder_end(&dns));
+    if (config->dns_search[0]) {
+        g_variant_builder_add(&builder,
+                              "{sv}",
+                              NM_VPN_PLUGIN_IP4_CONFIG_DOMAINS,
+                              g_variant_new_strv((const char *const *) config->dns_search, -1));
+    }
+    return g_variant_ref_sink(g_variant_builder_end(&builder));
+}
+
+static GVariant *
+build_generic_config(WgmPlugin *self, const WgmIpAddr *gateway)
+{
+    GVariantBuilder builder;
+
+    g_variant_builder_init(&builder, G_VARIANT_TYPE_VARDICT);
+    g_variant_builder_add(&builder,
+                          "{sv}",
+                          NM_VPN_PLUGIN_CONFIG_TUNDEV,
+                          g_variant_new_string(wgm_backend_get_ifname(wgm_mesh_get_backend(self->mesh))));
+    /* NetworkManager 1.42 refuses a config without an external gateway; it
+     * pins a host route to it through the underlay. */
+    if (gateway->family == AF_INET)
+        g_variant_builder_add(&builder,
+                              "{sv}",
+                              NM_VPN_PLUGIN_CONFIG_EXT_GATEWAY,
+                              g_variant_new_uint32(gateway->addr4));
+    else
+        g_variant_builder_add(
+            &builder,
+            "{sv}",
+            NM_VPN_PLUGIN_CONFIG_EXT_GATEWAY,
+            g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, gateway->addr, 16, 1));
+    g_variant_builder_add(&builder, "{sv}", NM_VPN_PLUGIN_CONFIG_MTU, g_variant_new_uint32(self->mtu));
+    g_variant_builder_add(&builder,
+                          "{sv}",
+                          NM_VPN_PLUGIN_CONFIG_HAS_IP4,
+                          g_variant_new_boolean(self->ip4_config != NULL));
+    g_variant_builder_add(&builder,
+                          "{sv}",
+                          NM_VPN_PLUGIN_CONFIG_HAS_IP6,
+                          g_variant_new_boolean(self->ip6_config != NULL));
+    return g_variant_builder_end(&builder);
+}
+
+/* ---- connect / disconnect ----------------------------------------------- */
+
+static void
+teardown(WgmPlugin *self)
+{
+    if (self->cancellable) {
+        g_cancellable_cancel(self->cancellable);
+        g_clear_object(&self->cancellable);
+    }
+    g_clear_pointer(&self->export, wgm_dbus_export_free);
+    if (self->mesh) {
+        g_clear_signal_handler(&self->failed_id, self->mesh);
+        g_ptr_array_add(self->stopping, g_object_ref(wgm_mesh_get_backend(self->mesh)));
+        wgm_mesh_stop(self->mesh);
+        g_clear_object(&self->mesh);
+    }
+    g_clear_pointer(&self->ip4_config, g_variant_unref);
+    g_clear_pointer(&self->ip6_config, g_variant_unref);
+}
+
+static void
+mesh_failed_cb(WgmMesh *mesh, const GError *error, WgmPlugin *self)
+{
+    g_warning("the mesh failed: %s", error->message);
+    nm_vpn_service_plugin_failure(NM_VPN_SERVICE_PLUGIN(self), NM_VPN_PLUGIN_FAILURE_CONNECT_FAILED);
+}
+
+static void
+mesh_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    WgmPlugin        *self  = user_data;
+    g_autoptr(GError) error = NULL;
+    WgmIpAddr         gateway;
+    char              buf[WGM_IP_STRLEN];
+
+    if (!wgm_mesh_start_finish(WGM_MESH(source), result, &error)) {
+        if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+            g_warning("bringing up the mesh failed: %s", error->message);
+            nm_vpn_service_plugin_failure(NM_VPN_SERVICE_PLUGIN(self),
+                                          NM_VPN_PLUGIN_FAILURE_CONNECT_FAILED);
+        }
+        g_object_unref(self);
+        return;
+    }
+    if (self->mesh != WGM_MESH(source)) {
+        g_object_unref(self);
+        return;
+    }
+
+    if (!wgm_mesh_get_gateway(self->mesh, &gateway)) {
+        g_warning("no peer endpoint could be resolved; NetworkManager needs one as the VPN gateway");
+        nm_vpn_service_plugin_failure(NM_VPN_SERVICE_PLUGIN(self),
+                                      NM_VPN_PLUGIN_FAILURE_CONNECT_FAILED);
+        g_object_unref(self);
+        return;
+    }
+
+    g_message("mesh is up on %s (%u peers), gateway %s",
+              wgm_backend_get_ifname(wgm_mesh_get_backend(self->mesh)),
+              wgm_mesh_get_peers(self->mesh)->len,
+              wgm_ip_addr_to_string(&gateway, buf));
+    nm_vpn_service_plugin_set_config(NM_VPN_SERVICE_PLUGIN(self),
+                                     build_generic_config(self, &gateway));
+    if (self->ip4_config)
+        nm_vpn_service_plugin_set_ip4_config(NM_VPN_SERVICE_PLUGIN(self), self->ip4_config);
+    if (self->ip6_config)
+        nm_vpn_service_plugin_set_ip6_config(NM_VPN_SERVICE_PLUGIN(self), self->ip6_config);
+    g_object_unref(self);
+}
+
+/* wgmN, N from NetworkManager's Connection_N when it gave one, else the
+ * first free number: two meshes never fight over a name, and a mesh whose
+ * helper is still exiting keeps its name until it is gone. */
+static char *
+pick_ifname(WgmPlugin *self)
+{
+    for (guint n = self->ifname_hint;; n++) {
+        char             ifname[IF_NAMESIZE];
+        g_autofree char *sock = NULL;
+
+        g_snprintf(ifname, sizeof(ifname), "wgm%u", n);
+        sock = g_strdup_printf("/var/run/wireguard/%s.sock", ifname);
+        if (if_nametoindex(ifname) == 0 && !g_file_test(sock, G_FILE_TEST_EXISTS))
+            return g_strdup(ifname);
+    }
+}
+
+static gboolean
+real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **error)
+{
+    WgmPlugin            *self = WGM_PLUGIN(plugin);
+    NMSettingVpn         *s_vpn;
+    g_autoptr(WgmConfig)  config  = NULL;
+    g_autoptr(WgmBackend) backend = NULL;
+    g_autofree char      *ifname  = NULL;
+    gboolean              has_endpoint = FALSE;
+
+    s_vpn = nm_connection_get_setting_vpn(connection);
+    if (!s_vpn) {
+        g_set_error(error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "the connection has no vpn setting");
+        return FALSE;
+    }
+    config = wgm_config_new_from_setting(s_vpn, error);
+    if (!config) {
+        g_warning("refusing connection \"%s\": %s",
+                  nm_connection_get_id(connection),
+                  (*error)->message);
+        return FALSE;
+    }
+    if (config->backend == WGM_BACKEND_KIND_KERNEL) {
+        g_set_error(error,
+                    WGM_ERROR,
+                    WGM_ERROR_INVALID_SETTING,
+                    WGM_KEY_BACKEND ": \"kernel\" is not supported yet (expected \"auto\" or "
+                                    "\"userspace\")");
+        return FALSE;
+    }
+    for (guint i = 0; i < config->peers->len && !has_endpoint; i++)
+        has_endpoint = ((WgmPeerConfig *) config->peers->pdata[i])->endpoint_host != NULL;
+    if (!has_endpoint) {
+        g_set_error(error,
+                    WGM_ERROR,
+                    WGM_ERROR_INVALID_SETTING,
+                    "peer.N.endpoint: no peer has an endpoint, but NetworkManager needs one "
+                    "as the VPN gateway");
+        return FALSE;
+    }
+
+    teardown(self);
+
+    ifname  = pick_ifname(self);
+    backend = wgm_backend_uapi_new(ifname, NULL);
+    self->mesh = wgm_mesh_new(backend, config);
+    self->mtu  = config->mtu;
+    if (config->has_address4)
+        self->ip4_config = build_ip_config(config, AF_INET);
+    if (config->has_address6)
+        self->ip6_config = build_ip_config(config, AF_INET6);
+
+    self->export = wgm_dbus_export_new(nm_vpn_service_plugin_get_connection(plugin), self->mesh, error);
+    if (!self->export) {
+        teardown(self);
+        return FALSE;
+    }
+    self->failed_id   = g_signal_connect(self->mesh, "failed", G_CALLBACK(mesh_failed_cb), self);
+    self->cancellable = g_cancellable_new();
+
+    g_message("connecting \"%s\" on %s: %u peers, backend %s",
+              nm_connection_get_id(connection),
+              ifname,
+              config->peers->len,
+              wgm_backend_get_name(backend));
+    wgm_mesh_start_async(self->mesh, self->cancellable, mesh_started_cb, g_object_ref(self));
+    return TRUE;
+}
+
+static gboolean
+real_need_secrets(NMVpnServicePlugin *plugin,
+                  NMConnection       *connection,
+                  const char        **setting_name,
+                  GError            **error)
+{
+    NMSettingVpn    *s_vpn = nm_connection_get_setting_vpn(connection);
+    g_auto(GStrv)    missing = NULL;
+    g_autofree char *list    = NULL;
+
+    if (!s_vpn) {
+        g_set_error(error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "the connection has no vpn setting");
+        return FALSE;
+    }
+    missing = wgm_config_need_secrets(s_vpn);
+    if (!missing)
+        return FALSE;
+
+    list = g_strjoinv(", ", missing);
+    g_message("connection \"%s\" needs secrets: %s", nm_connection_get_id(connection), list);
+    *setting_name = NM_SETTING_VPN_SETTING_NAME;
+    return TRUE;
+}
+
+static gboolean
+real_disconnect(NMVpnServicePlugin *plugin, GError **error)
+{
+    WgmPlugin *self = WGM_PLUGIN(plugin);
+
+    if (self->mesh)
+        g_message("disconnecting %s", wgm_backend_get_ifname(wgm_mesh_get_backend(self->mesh)));
+    teardown(self);
+    return TRUE;
+}
+
+/* ---- object ------------------------------------------------------------- */
+
+WgmPlugin *
+wgm_plugin_new(const char *bus_name, gboolean watch_peer, GError **error)
+{
+    WgmPlugin  *self;
+    const char *suffix;
+
+    self = g_initable_new(WGM_TYPE_PLUGIN,
+                          NULL,
+                          error,
+                          NM_VPN_SERVICE_PLUGIN_DBUS_SERVICE_NAME,
+                          bus_name,
+                          NM_VPN_SERVICE_PLUGIN_DBUS_WATCH_PEER,
+                          watch_peer,
+                          NULL);
+    if (!self)
+        return NULL;
+
+    /* NetworkManager names the N-th concurrent connection "<service>.Connection_N". */
+    suffix = strstr(bus_name, ".Connection_");
+    if (suffix)
+        self->ifname_hint = (guint) g_ascii_strtoull(suffix + strlen(".Connection_"), NULL, 10);
+    return self;
+}
+
+void
+wgm_plugin_shutdown(WgmPlugin *self)
+{
+    teardown(self);
+}
+
+void
+wgm_plugin_wait_stopped(WgmPlugin *self, guint timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
+
+    for (guint i = 0; i < self->stopping->len; i++) {
+        gint64 left = deadline - g_get_monotonic_time();
+
+        wgm_backend_wait_stopped(self->stopping->pdata[i], MAX(left / 1000, 0));
+    }
+    g_ptr_array_set_size(self->stopping, 0);
+}
+
+static void
+wgm_plugin_init(WgmPlugin *self)
+{
+    self->stopping = g_ptr_array_new_with_free_func(g_object_unref);
+}
+
+static void
+wgm_plugin_dispose(GObject *object)
+{
+    WgmPlugin *self = WGM_PLUGIN(object);
+
+    teardown(self);
+    G_OBJECT_CLASS(wgm_plugin_parent_class)->dispose(object);
+}
+
+static void
+wgm_plugin_finalize(GObject *object)
+{
+    WgmPlugin *self = WGM_PLUGIN(object);
+
+    g_ptr_array_unref(self->stopping);
+    G_OBJECT_CLASS(wgm_plugin_parent_class)->finalize(object);
+}
+
+static void
+wgm_plugin_class_init(WgmPluginClass *klass)
+{
+    GObjectClass            *object_class = G_OBJECT_CLASS(klass);
+    NMVpnServicePluginClass *plugin_class = NM_VPN_SERVICE_PLUGIN_CLASS(klass);
+
+    object_class->dispose  = wgm_plugin_dispose;
+    object_class->finalize = wgm_plugin_finalize;
+
+    plugin_class->connect      = real_connect;
+    plugin_class->need_secrets = real_need_secrets;
+    plugin_class->disconnect   = real_disconnect;
+}

@@ -1027,6 +1027,19 @@ wgm_test_net_count_processes(WgmTestNet *net, const char *ns)
     return n;
 }
 
+gboolean
+wgm_test_net_wait_processes(WgmTestNet *net, const char *ns, guint n, guint timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
+
+    while (wgm_test_net_count_processes(net, ns) != n) {
+        if (g_get_monotonic_time() >= deadline)
+            return FALSE;
+        g_usleep(10 * 1000);
+    }
+    return TRUE;
+}
+
 void
 wgm_test_net_peer_kill(WgmTestNet *net, guint i)
 {

@@ -118,6 +118,8 @@ gboolean wgm_test_net_wait_link_gone(WgmTestNet *net,
                                      guint       timeout_ms);
 /* Number of live processes whose network namespace is @ns. */
 guint wgm_test_net_count_processes(WgmTestNet *net, const char *ns);
+/* Polls until exactly @n live processes are in @ns; FALSE on timeout. */
+gboolean wgm_test_net_wait_processes(WgmTestNet *net, const char *ns, guint n, guint timeout_ms);
 
 /* SIGKILLs peer @i's process group (its wireguard-go dies, wgp0 vanishes). */
 void wgm_test_net_peer_kill(WgmTestNet *net, guint i);

@@ -1,1 +1,365 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A real mesh (root): the service in a network namespace of its own, real
+ * wireguard-go peers in theirs, joined by veth pairs.  The test plays
+ * NetworkManager: it calls Connect over a private bus and applies the IP
+ * configuration the service reports, exactly as NetworkManager would
+ * (address, MTU, link up, one route per allowed IP).  Then real packets.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+
+#include "wgm-test-bus.h"
+#include "wgm-test-netns.h"
+#include "wgm-test-vpn.h"
+
+#define BUS_NAME "org.freedesktop.NetworkManager.wgmesh"
+#define STATE_STARTED 4
+#define STATE_STOPPED 6
+
+typedef struct {
+    WgmTestNet     *net;
+    WgmTestBus     *bus;
+    WgmTestService *service;
+    WgmTestVpn     *vpn;
+} Fixture;
+
+static void
+fixture_setup(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_auto(GStrv) wrap      = NULL;
+
+    if (!wgm_test_require_root())
+        return;
+
+    f->net = wgm_test_net_new(GPOINTER_TO_UINT(data), &error);
+    g_assert_no_error(error);
+    f->bus = wgm_test_bus_new(&error);
+    g_assert_no_error(error);
+    wrap       = wgm_test_net_wrap_argv(f->net, wgm_test_net_get_svc_ns(f->net));
+    f->service = wgm_test_service_spawn(f->bus, (const char *const *) wrap, BUS_NAME, TRUE, &error);
+    g_assert_no_error(error);
+    f->vpn = wgm_test_vpn_new(wgm_test_bus_get_address(f->bus), BUS_NAME);
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+    g_clear_pointer(&f->vpn, wgm_test_vpn_free);
+    g_clear_pointer(&f->service, wgm_test_service_free);
+    g_clear_pointer(&f->bus, wgm_test_bus_free);
+    g_clear_pointer(&f->net, wgm_test_net_free);
+}
+
+/* vpn.data for the mesh: the test network's peers first, then @n_extra
+ * made-up peers (random keys, endpoints on peer 1's host where nothing
+ * listens) to reach a given size. */
+static GVariant *
+mesh_connection(WgmTestNet *net, guint n_extra)
+{
+    g_autoptr(GPtrArray) data = g_ptr_array_new_with_free_func(g_free);
+    const char          *secrets[] = { "private-key", wgm_test_net_get_svc_private_key(net), NULL };
+    guint                n         = wgm_test_net_get_n_peers(net);
+
+    g_ptr_array_add(data, g_strdup("address"));
+    g_ptr_array_add(data, g_strdup("10.77.0.1/24"));
+    g_ptr_array_add(data, g_strdup("listen-port"));
+    g_ptr_array_add(data, g_strdup("51820"));
+    for (guint i = 1; i <= n; i++) {
+        const WgmTestPeer *peer = wgm_test_net_get_peer(net, i);
+
+        g_ptr_array_add(data, g_strdup_printf("peer.%u.public-key", i));
+        g_ptr_array_add(data, g_strdup(peer->public_key));
+        g_ptr_array_add(data, g_strdup_printf("peer.%u.endpoint", i));
+        g_ptr_array_add(data, wgm_test_net_peer_endpoint(net, i));
+        g_ptr_array_add(data, g_strdup_printf("peer.%u.allowed-ips", i));
+        g_ptr_array_add(data, g_strdup_printf("%s/32", peer->tunnel));
+        g_ptr_array_add(data, g_strdup_printf("peer.%u.name", i));
+        g_ptr_array_add(data, g_strdup_printf("peer-%u", i));
+    }
+    for (guint i = n + 1; i <= n + n_extra; i++) {
+        guint8 key[32];
+
+        for (guint j = 0; j < sizeof(key); j++)
+            key[j] = g_random_int_range(0, 256);
+        g_ptr_array_add(data, g_strdup_printf("peer.%u.public-key", i));
+        g_ptr_array_add(data, g_base64_encode(key, sizeof(key)));
+        g_ptr_array_add(data, g_strdup_printf("peer.%u.endpoint", i));
+        g_ptr_array_add(data, g_strdup_printf("10.200.1.2:%u", 20000 + i));
+        g_ptr_array_add(data, g_strdup_printf("peer.%u.allowed-ips", i));
+        g_ptr_array_add(data, g_strdup_printf("10.%u.%u.0/24", 100 + i / 256, i % 256));
+    }
+    g_ptr_array_add(data, NULL);
+    return wgm_test_vpn_connection_new("mesh", (const char *const *) data->pdata, secrets);
+}
+
+/* What NetworkManager does with Config + Ip4Config for a tun device. */
+static void
+apply_ip4_config_like_nm(Fixture *f, GVariant *config, GVariant *ip4)
+{
+    g_autoptr(GVariant) cfg    = g_variant_get_child_value(config, 0);
+    g_autoptr(GVariant) dict   = g_variant_get_child_value(ip4, 0);
+    g_autoptr(GVariant) routes = NULL;
+    g_autoptr(GError)   error  = NULL;
+    g_autoptr(GString)  script = g_string_new(NULL);
+    const char         *tundev;
+    guint32             addr, prefix, mtu;
+    char                buf[INET_ADDRSTRLEN];
+    GVariantIter        iter;
+    GVariant           *route;
+
+    g_assert_true(g_variant_lookup(cfg, "tundev", "&s", &tundev));
+    g_assert_true(g_variant_lookup(cfg, "mtu", "u", &mtu));
+    g_assert_true(g_variant_lookup(dict, "address", "u", &addr));
+    g_assert_true(g_variant_lookup(dict, "prefix", "u", &prefix));
+    g_string_append_printf(script,
+                           "ip addr add %s/%u dev %s && ip link set %s mtu %u up",
+                           inet_ntop(AF_INET, &addr, buf, sizeof(buf)),
+                           prefix,
+                           tundev,
+                           tundev,
+                           mtu);
+
+    routes = g_variant_lookup_value(dict, "routes", G_VARIANT_TYPE("aau"));
+    g_variant_iter_init(&iter, routes);
+    while ((route = g_variant_iter_next_value(&iter))) {
+        gsize          n;
+        const guint32 *r = g_variant_get_fixed_array(route, &n, sizeof(guint32));
+
+        g_string_append_printf(script,
+                               " && ip route replace %s/%u dev %s",
+                               inet_ntop(AF_INET, &r[0], buf, sizeof(buf)),
+                               r[1],
+                               tundev);
+        g_variant_unref(route);
+    }
+    g_assert_true(wgm_test_net_exec(f->net, wgm_test_net_get_svc_ns(f->net), NULL, &error, "%s", script->str));
+    g_assert_no_error(error);
+}
+
+static void
+bring_up(Fixture *f, GVariant *connection, gint64 *out_config_usec)
+{
+    g_autoptr(GError)   error  = NULL;
+    g_autoptr(GVariant) config = NULL;
+    g_autoptr(GVariant) ip4    = NULL;
+    gint64              t0     = g_get_monotonic_time();
+
+    g_assert_true(wgm_test_vpn_connect(f->vpn, connection, &error));
+    g_assert_no_error(error);
+    config = wgm_test_vpn_wait_signal(f->vpn, "Config", 60000);
+    g_assert_nonnull(config);
+    if (out_config_usec)
+        *out_config_usec = g_get_monotonic_time() - t0;
+    ip4 = wgm_test_vpn_wait_signal(f->vpn, "Ip4Config", 5000);
+    g_assert_nonnull(ip4);
+    g_assert_true(wgm_test_vpn_wait_state(f->vpn, STATE_STARTED, 5000));
+    apply_ip4_config_like_nm(f, config, ip4);
+}
+
+static void
+tear_down_and_check(Fixture *f)
+{
+    g_autoptr(GError) error = NULL;
+    const char       *svc   = wgm_test_net_get_svc_ns(f->net);
+
+    g_assert_true(wgm_test_vpn_disconnect(f->vpn, &error));
+    g_assert_no_error(error);
+    g_assert_true(wgm_test_vpn_wait_state(f->vpn, STATE_STOPPED, 5000));
+    /* No interface, no wireguard-go (only the service is left in its
+     * namespace), no UAPI socket, no D-Bus objects. */
+    g_assert_true(wgm_test_net_wait_link_gone(f->net, svc, "wgm0", 5000));
+    g_assert_true(wgm_test_net_wait_processes(f->net, svc, 1, 5000));
+    g_assert_false(wgm_test_service_has_file(f->service, "/run/wireguard/wgm0.sock"));
+    g_assert_null(wgm_test_vpn_get_managed_objects(f->vpn, &error));
+    g_assert_nonnull(error);
+}
+
+static guint64
+peer_u64(GHashTable *peers, const char *key, const char *prop)
+{
+    GVariant *p = g_hash_table_lookup(peers, key);
+    guint64   v = 0;
+
+    g_assert_nonnull(p);
+    g_assert_true(g_variant_lookup(p, prop, "t", &v));
+    return v;
+}
+
+static void
+test_three_peers(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GVariant)   conn   = NULL;
+    g_autoptr(GHashTable) before = NULL;
+    g_autoptr(GHashTable) after  = NULL;
+    g_autoptr(GVariant)   mesh   = NULL;
+    g_autoptr(GError)     error  = NULL;
+    g_autofree char      *log    = NULL;
+    guint                 n;
+    guint                 u;
+    gint64                t0;
+
+    if (!f->net)
+        return; /* skipped */
+    n    = wgm_test_net_get_n_peers(f->net);
+    conn = mesh_connection(f->net, 0);
+
+    t0 = g_get_monotonic_time();
+    bring_up(f, conn, NULL);
+
+    /* Eager peers connect without any traffic: the service asked WireGuard
+     * to handshake with each at once. */
+    g_assert_true(wgm_test_vpn_wait_peers_state(f->vpn, "connected", 15000));
+    g_test_message("all %u peers connected %.0f ms after Connect, before any traffic",
+                   n,
+                   (g_get_monotonic_time() - t0) / 1000.0);
+
+    mesh = wgm_test_vpn_get_mesh(f->vpn, &error);
+    g_assert_no_error(error);
+    g_assert_true(g_variant_lookup(mesh, "PeersConnected", "u", &u));
+    g_assert_cmpuint(u, ==, n);
+    g_assert_true(g_variant_lookup(mesh, "PeersConnecting", "u", &u));
+    g_assert_cmpuint(u, ==, 0);
+
+    before = wgm_test_vpn_get_peers(f->vpn, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(g_hash_table_size(before), ==, n);
+    for (guint i = 1; i <= n; i++) {
+        const WgmTestPeer *peer = wgm_test_net_get_peer(f->net, i);
+
+        g_assert_cmpuint(peer_u64(before, peer->public_key, "LatestHandshake"), >, 0);
+        g_assert_cmpuint(peer_u64(before, peer->public_key, "StateSince"), >, 0);
+    }
+
+    /* Real packets through the tunnel, to every peer. */
+    for (guint i = 1; i <= n; i++) {
+        const WgmTestPeer *peer = wgm_test_net_get_peer(f->net, i);
+
+        g_assert_true(
+            wgm_test_net_ping(f->net, wgm_test_net_get_svc_ns(f->net), peer->tunnel, 3, 5));
+        g_test_message("ping %s (peer %u) through wgm0: ok", peer->tunnel, i);
+    }
+
+    /* Counters move on D-Bus (published at most once per poll). */
+    for (gint64 deadline = g_get_monotonic_time() + 12 * G_USEC_PER_SEC;;) {
+        gboolean moved = TRUE;
+
+        g_clear_pointer(&after, g_hash_table_unref);
+        after = wgm_test_vpn_get_peers(f->vpn, &error);
+        g_assert_no_error(error);
+        for (guint i = 1; i <= n && moved; i++) {
+            const char *key = wgm_test_net_get_peer(f->net, i)->public_key;
+
+            moved = peer_u64(after, key, "RxBytes") > peer_u64(before, key, "RxBytes")
+                    && peer_u64(after, key, "TxBytes") > peer_u64(before, key, "TxBytes");
+        }
+        if (moved)
+            break;
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        wgm_test_iterate(250);
+    }
+    for (guint i = 1; i <= n; i++) {
+        const char *key = wgm_test_net_get_peer(f->net, i)->public_key;
+        GVariant   *p   = g_hash_table_lookup(after, key);
+        const char *s;
+
+        g_assert_true(g_variant_lookup(p, "State", "&s", &s));
+        g_assert_cmpstr(s, ==, "connected");
+        g_assert_true(g_variant_lookup(p, "Endpoint", "&s", &s));
+        g_assert_true(g_str_has_prefix(s, wgm_test_net_get_peer(f->net, i)->underlay));
+        g_assert_true(g_variant_lookup(p, "LastError", "&s", &s));
+        g_assert_cmpstr(s, ==, "");
+    }
+
+    tear_down_and_check(f);
+
+    log = wgm_test_service_get_log(f->service);
+    g_assert_null(strstr(log, wgm_test_net_get_svc_private_key(f->net)));
+}
+
+/* 1,000 peers in one `set` transaction; all 1,000 Peer objects appear. */
+static void
+test_scale_1000(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GVariant)   conn  = NULL;
+    g_autoptr(GHashTable) peers = NULL;
+    g_autoptr(GError)     error = NULL;
+    g_autofree char      *out   = NULL;
+    g_autofree char      *log   = NULL;
+    const char           *line;
+    gint64                config_usec;
+    guint                 count = 0;
+
+    if (!f->net)
+        return;
+    conn = mesh_connection(f->net, 1000 - wgm_test_net_get_n_peers(f->net));
+    bring_up(f, conn, &config_usec);
+
+    peers = wgm_test_vpn_get_peers(f->vpn, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(g_hash_table_size(peers), ==, 1000);
+
+    g_assert_true(wgm_test_net_exec_in_service(f->net,
+                                               wgm_test_service_get_pid(f->service),
+                                               &out,
+                                               &error,
+                                               "wg show wgm0 peers"));
+    g_assert_no_error(error);
+    for (const char *p = out; *p; p++)
+        count += *p == '\n';
+    g_assert_cmpuint(count, ==, 1000);
+
+    /* The real peer still connects among the 999 that never answer. */
+    {
+        const char *key = wgm_test_net_get_peer(f->net, 1)->public_key;
+
+        for (gint64 deadline = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;;) {
+            g_autoptr(GHashTable) now = wgm_test_vpn_get_peers(f->vpn, NULL);
+            const char           *s   = NULL;
+
+            if (now && g_variant_lookup(g_hash_table_lookup(now, key), "State", "&s", &s)
+                && g_str_equal(s, "connected"))
+                break;
+            g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+            wgm_test_iterate(100);
+        }
+        g_assert_true(wgm_test_net_ping(f->net,
+                                        wgm_test_net_get_svc_ns(f->net),
+                                        wgm_test_net_get_peer(f->net, 1)->tunnel,
+                                        1,
+                                        5));
+    }
+
+    log  = wgm_test_service_get_log(f->service);
+    line = strstr(log, "applied 1000 peers in one transaction in ");
+    g_assert_nonnull(line);
+    g_test_message("Connect -> Config with 1,000 peers: %.0f ms; service: %.*s",
+                   config_usec / 1000.0,
+                   (int) (strchr(line, '\n') - line),
+                   line);
+    g_assert_null(strstr(log, "applied 1 peers"));
+
+    tear_down_and_check(f);
+}
+
+int
+main(int argc, char *argv[])
+{
+    g_test_init(&argc, &argv, NULL);
+
+    g_test_add("/netns/mesh/three-peers",
+               Fixture,
+               GUINT_TO_POINTER(3),
+               fixture_setup,
+               test_three_peers,
+               fixture_teardown);
+    g_test_add("/netns/mesh/scale-1000",
+               Fixture,
+               GUINT_TO_POINTER(1),
+               fixture_setup,
+               test_scale_1000,
+               fixture_teardown);
+    return g_test_run();
+}

@@ -1,1 +1,260 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/* State derivation of a peer from what WireGuard reports, without sleeping:
+ * every function takes "now" explicitly. */
+#include "config.h"
+
+#include "wgm-peer.h"
+
+#define SEC G_USEC_PER_SEC
+#define T0  ((gint64)1700000000 * SEC)
+
+typedef struct {
+    WgmConfig     config;
+    WgmPeerConfig pc;
+} Fixture;
+
+static void
+fixture_setup(Fixture *f, gconstpointer data)
+{
+    WgmIpPrefix p = { 0 };
+
+    f->config.peers = g_ptr_array_new();
+    g_ptr_array_add(f->config.peers, &f->pc);
+    f->config.lazy_connections = GPOINTER_TO_INT(data);
+
+    f->pc.index = 7;
+    memset(f->pc.public_key.bytes, 0x42, WGM_KEY_LEN);
+    f->pc.name        = "alpha";
+    f->pc.lazy        = -1;
+    f->pc.allowed_ips = g_array_new(FALSE, FALSE, sizeof(WgmIpPrefix));
+    g_assert_true(wgm_ip_prefix_parse("10.77.0.2/32", FALSE, &p, NULL));
+    g_array_append_val(f->pc.allowed_ips, p);
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+    g_array_unref(f->pc.allowed_ips);
+    g_ptr_array_unref(f->config.peers);
+}
+
+static WgmPeerStats
+stats_with_handshake(const WgmPeer *peer, gint64 handshake)
+{
+    WgmPeerStats s = { 0 };
+
+    s.public_key          = peer->public_key;
+    s.last_handshake_usec = handshake;
+    s.rx_bytes            = 92;
+    s.tx_bytes            = 148;
+    return s;
+}
+
+static void
+test_initial_states(Fixture *f, gconstpointer data)
+{
+    WgmPeer *peer = wgm_peer_new(&f->config, &f->pc, T0);
+
+    g_assert_cmpuint(peer->object_id, ==, 7);
+    g_assert_cmpstr(peer->name, ==, "alpha");
+    g_assert_cmpuint(peer->allowed_ips->len, ==, 1);
+    g_assert_true(peer->dirty);
+    g_assert_cmpint(peer->state_since, ==, T0);
+    if (f->config.lazy_connections) {
+        g_assert_true(peer->lazy);
+        g_assert_false(peer->wanted);
+        g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_IDLE);
+    } else {
+        g_assert_false(peer->lazy);
+        g_assert_true(peer->wanted);
+        g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTING);
+    }
+    wgm_peer_free(peer);
+}
+
+static void
+test_per_peer_lazy_override(Fixture *f, gconstpointer data)
+{
+    WgmPeer *peer;
+
+    f->pc.lazy = 1; /* lazy-connections=no, but this peer is lazy */
+    peer       = wgm_peer_new(&f->config, &f->pc, T0);
+    g_assert_true(peer->lazy);
+    g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_IDLE);
+    wgm_peer_free(peer);
+}
+
+static void
+test_handshake_after_attempt_connects(Fixture *f, gconstpointer data)
+{
+    WgmPeer     *peer = wgm_peer_new(&f->config, &f->pc, T0);
+    WgmPeerStats s;
+
+    wgm_peer_begin_attempt(peer, T0);
+    wgm_peer_begin_attempt(peer, T0 + 90 * SEC); /* a retry keeps the attempt's start */
+    g_assert_cmpuint(peer->attempts, ==, 2);
+    g_assert_cmpint(peer->attempt_since, ==, T0);
+
+    /* Nothing yet: stays Connecting, no state change to report. */
+    g_assert_false(wgm_peer_update_state(peer, T0 + 91 * SEC));
+    g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTING);
+
+    s           = stats_with_handshake(peer, T0 + 91 * SEC);
+    peer->dirty = FALSE;
+    g_assert_true(wgm_peer_update_from_stats(peer, &s));
+    g_assert_true(peer->dirty);
+    g_assert_true(wgm_peer_update_state(peer, T0 + 92 * SEC));
+    g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTED);
+    g_assert_cmpint(peer->state_since, ==, T0 + 92 * SEC);
+    /* Success ends the attempt. */
+    g_assert_cmpuint(peer->attempts, ==, 0);
+    g_assert_cmpint(peer->attempt_since, ==, 0);
+    g_assert_cmpint(peer->next_retry, ==, 0);
+
+    /* The same report again changes nothing. */
+    peer->dirty = FALSE;
+    g_assert_false(wgm_peer_update_from_stats(peer, &s));
+    g_assert_false(peer->dirty);
+    wgm_peer_free(peer);
+}
+
+static void
+test_old_handshake_does_not_count(Fixture *f, gconstpointer data)
+{
+    WgmPeer     *peer = wgm_peer_new(&f->config, &f->pc, T0);
+    WgmPeerStats s    = stats_with_handshake(peer, T0 + 10 * SEC);
+
+    /* A handshake that predates the current attempt is what the attempt
+     * replaces (a peer that went silent): not Connected. */
+    wgm_peer_update_from_stats(peer, &s);
+    wgm_peer_begin_attempt(peer, T0 + 20 * SEC);
+    g_assert_cmpint(wgm_peer_derive_state(peer, T0 + 21 * SEC), ==, WGM_PEER_STATE_CONNECTING);
+
+    s = stats_with_handshake(peer, T0 + 20 * SEC);
+    wgm_peer_update_from_stats(peer, &s);
+    g_assert_cmpint(wgm_peer_derive_state(peer, T0 + 21 * SEC), ==, WGM_PEER_STATE_CONNECTED);
+    wgm_peer_free(peer);
+}
+
+static void
+test_handshake_expires(Fixture *f, gconstpointer data)
+{
+    WgmPeer     *peer = wgm_peer_new(&f->config, &f->pc, T0);
+    WgmPeerStats s    = stats_with_handshake(peer, T0);
+    WgmPeerState expired =
+        f->config.lazy_connections ? WGM_PEER_STATE_IDLE : WGM_PEER_STATE_CONNECTING;
+
+    wgm_peer_update_from_stats(peer, &s);
+    g_assert_true(wgm_peer_update_state(peer, T0 + 1));
+    g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTED);
+
+    /* Just inside WireGuard's reject-after time, and just past it. */
+    g_assert_cmpint(
+        wgm_peer_derive_state(peer, T0 + WGM_REJECT_AFTER_USEC - 1), ==, WGM_PEER_STATE_CONNECTED);
+    g_assert_cmpint(wgm_peer_derive_state(peer, T0 + WGM_REJECT_AFTER_USEC), ==, expired);
+    g_assert_true(wgm_peer_update_state(peer, T0 + WGM_REJECT_AFTER_USEC));
+    g_assert_cmpint(peer->state, ==, expired);
+    g_assert_cmpint(peer->state_since, ==, T0 + WGM_REJECT_AFTER_USEC);
+    wgm_peer_free(peer);
+}
+
+static void
+test_never_handshaken(Fixture *f, gconstpointer data)
+{
+    WgmPeer *peer = wgm_peer_new(&f->config, &f->pc, T0);
+
+    /* last_handshake 0 is "never", however small "now" is. */
+    g_assert_cmpint(wgm_peer_derive_state(peer, 1),
+                    ==,
+                    f->config.lazy_connections ? WGM_PEER_STATE_IDLE : WGM_PEER_STATE_CONNECTING);
+    wgm_peer_free(peer);
+}
+
+static void
+test_endpoint_and_counters(Fixture *f, gconstpointer data)
+{
+    WgmPeer     *peer = wgm_peer_new(&f->config, &f->pc, T0);
+    WgmPeerStats s    = stats_with_handshake(peer, 0);
+
+    peer->dirty    = FALSE;
+    s.has_endpoint = TRUE;
+    g_assert_true(wgm_endpoint_parse("10.200.1.2:51820", &s.endpoint, NULL));
+    g_assert_true(wgm_peer_update_from_stats(peer, &s));
+    g_assert_true(peer->has_current_endpoint);
+    g_assert_cmpuint(peer->rx_bytes, ==, 92);
+
+    /* Roaming to a new port is a change. */
+    s.endpoint.port = 51821;
+    g_assert_true(wgm_peer_update_from_stats(peer, &s));
+    g_assert_cmpuint(peer->current_endpoint.port, ==, 51821);
+
+    s.tx_bytes += 32;
+    g_assert_true(wgm_peer_update_from_stats(peer, &s));
+    g_assert_cmpuint(peer->tx_bytes, ==, 180);
+    wgm_peer_free(peer);
+}
+
+static void
+test_error_and_strings(Fixture *f, gconstpointer data)
+{
+    WgmPeer *peer = wgm_peer_new(&f->config, &f->pc, T0);
+
+    peer->dirty = FALSE;
+    wgm_peer_set_error(peer, "endpoint: cannot resolve \"x\"");
+    g_assert_true(peer->dirty);
+    peer->dirty = FALSE;
+    wgm_peer_set_error(peer, "endpoint: cannot resolve \"x\"");
+    g_assert_false(peer->dirty);
+
+    g_assert_cmpstr(wgm_peer_state_to_string(WGM_PEER_STATE_IDLE), ==, "idle");
+    g_assert_cmpstr(wgm_peer_state_to_string(WGM_PEER_STATE_CONNECTING), ==, "connecting");
+    g_assert_cmpstr(wgm_peer_state_to_string(WGM_PEER_STATE_CONNECTED), ==, "connected");
+    wgm_peer_free(peer);
+}
+
+static void
+test_fill_update(Fixture *f, gconstpointer data)
+{
+    WgmPeer *peer                     = wgm_peer_new(&f->config, &f->pc, T0);
+    g_autoptr(WgmDeviceUpdate) update = wgm_device_update_new();
+    WgmPeerUpdate *pu;
+
+    peer->has_endpoint = TRUE;
+    g_assert_true(wgm_endpoint_parse("[fd00::2]:51820", &peer->endpoint, NULL));
+    peer->persistent_keepalive = 25;
+    pu                         = wgm_device_update_add_peer(update, &peer->public_key);
+    wgm_peer_fill_update(peer, pu);
+    g_assert_true(wgm_key_equal(&pu->public_key, &peer->public_key));
+    g_assert_true(pu->has_endpoint);
+    g_assert_true(wgm_endpoint_equal(&pu->endpoint, &peer->endpoint));
+    g_assert_cmpuint(pu->persistent_keepalive, ==, 25);
+    g_assert_true(pu->replace_allowed_ips);
+    g_assert_cmpuint(pu->allowed_ips->len, ==, 1);
+    g_assert_false(pu->has_preshared_key);
+    g_assert_false(pu->kick);
+    wgm_peer_free(peer);
+}
+
+int
+main(int argc, char *argv[])
+{
+    g_test_init(&argc, &argv, NULL);
+
+#define ADD(path, fn, lazy) \
+    g_test_add(path, Fixture, GINT_TO_POINTER(lazy), fixture_setup, fn, fixture_teardown)
+    ADD("/peer/eager/initial", test_initial_states, FALSE);
+    ADD("/peer/lazy/initial", test_initial_states, TRUE);
+    ADD("/peer/lazy/per-peer-override", test_per_peer_lazy_override, FALSE);
+    ADD("/peer/eager/handshake-after-attempt", test_handshake_after_attempt_connects, FALSE);
+    ADD("/peer/eager/old-handshake", test_old_handshake_does_not_count, FALSE);
+    ADD("/peer/eager/expires", test_handshake_expires, FALSE);
+    ADD("/peer/lazy/expires", test_handshake_expires, TRUE);
+    ADD("/peer/eager/never", test_never_handshaken, FALSE);
+    ADD("/peer/lazy/never", test_never_handshaken, TRUE);
+    ADD("/peer/stats", test_endpoint_and_counters, FALSE);
+    ADD("/peer/error-and-strings", test_error_and_strings, FALSE);
+    ADD("/peer/fill-update", test_fill_update, FALSE);
+#undef ADD
+
+    return g_test_run();
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One peer of the mesh: a plain struct (not a GObject), owned by WgmMesh,
+ * keyed by public key.  What it was configured with, what WireGuard last
+ * reported, and the state we derive from that.
+ */
+#pragma once
+
+#include "wgm-backend.h"
+#include "wgm-config.h"
+
+typedef enum {
+    WGM_PEER_STATE_IDLE,
+    WGM_PEER_STATE_CONNECTING,
+    WGM_PEER_STATE_CONNECTED,
+} WgmPeerState;
+
+/* WireGuard's REJECT_AFTER_TIME: a session older than this carries no data,
+ * so a handshake older than this no longer makes a peer Connected. */
+#define WGM_REJECT_AFTER_USEC (180 * G_USEC_PER_SEC)
+
+typedef struct {
+    /* configuration */
+    WgmKey   public_key;
+    char     short_key[WGM_KEY_SHORT_LEN + 1]; /* for "peer[...]" log prefixes */
+    char    *public_key_b64;
+    char    *name;
+    guint    object_id; /* D-Bus object path suffix: peer.N's N */
+    char    *endpoint_host; /* as configured, NULL if none */
+    guint16  endpoint_port;
+    GArray  *allowed_ips; /* of WgmIpPrefix */
+    guint16  persistent_keepalive;
+    gboolean has_preshared_key;
+    WgmKey   preshared_key; /* secret, wiped by wgm_peer_free() */
+    gboolean lazy;
+
+    /* what we want and did */
+    gboolean    wanted;           /* eager, or lazy and woken by traffic */
+    gboolean    has_endpoint;     /* endpoint resolved */
+    WgmEndpoint endpoint;
+    gint64      attempt_since;    /* realtime usec the current attempt began, 0 = none */
+    guint       attempts;         /* handshakes asked for since last connected */
+    gint64      next_retry;       /* realtime usec, 0 = none */
+    gint64      next_kick_mono;   /* monotonic usec of the next scheduled kick, 0 = none */
+    char       *last_error;
+
+    /* what WireGuard last reported */
+    gboolean    has_current_endpoint;
+    WgmEndpoint current_endpoint;
+    gint64      last_handshake; /* realtime usec, 0 = never */
+    guint64     rx_bytes;
+    guint64     tx_bytes;
+
+    /* derived */
+    WgmPeerState state;
+    gint64       state_since; /* realtime usec */
+
+    /* set whenever something exported changed; the D-Bus export clears it */
+    gboolean dirty;
+} WgmPeer;
+
+WgmPeer *wgm_peer_new(const WgmConfig *config, const WgmPeerConfig *pc, gint64 now);
+void     wgm_peer_free(WgmPeer *peer);
+
+const char  *wgm_peer_state_to_string(WgmPeerState state);
+WgmPeerState wgm_peer_derive_state(const WgmPeer *peer, gint64 now);
+
+/* Takes in one poll's report; returns TRUE if anything exported changed. */
+gboolean wgm_peer_update_from_stats(WgmPeer *peer, const WgmPeerStats *stats);
+
+/* Re-derives the state at @now; returns TRUE if it changed.  Reaching
+ * Connected ends the attempt (attempts go back to 0). */
+gboolean wgm_peer_update_state(WgmPeer *peer, gint64 now);
+
+/* The guard asks WireGuard for a handshake at @now. */
+void wgm_peer_begin_attempt(WgmPeer *peer, gint64 now);
+
+void wgm_peer_set_error(WgmPeer *peer, const char *message);
+
+/* Fills a WgmPeerUpdate with everything configured (full re-apply). */
+void wgm_peer_fill_update(const WgmPeer *peer, WgmPeerUpdate *update);
+
+/* "peer[AbCdEfGh] " prefix for log lines, plus the name when there is one. */
+#define _wgm_peer_log(level, peer, fmt, ...)                                                   \
+    g_log(G_LOG_DOMAIN,                                                                        \
+          level,                                                                               \
+          "peer[%s%s%s]: " fmt,                                                                \
+          (peer)->short_key,                                                                   \
+          (peer)->name ? " " : "",                                                             \
+          (peer)->name ?: "",                                                                  \
+          ##__VA_ARGS__)
+#define wgm_peer_debug(peer, ...)   _wgm_peer_log(G_LOG_LEVEL_DEBUG, peer, __VA_ARGS__)
+#define wgm_peer_info(peer, ...)    _wgm_peer_log(G_LOG_LEVEL_INFO, peer, __VA_ARGS__)
+#define wgm_peer_message(peer, ...) _wgm_peer_log(G_LOG_LEVEL_MESSAGE, peer, __VA_ARGS__)
+#define wgm_peer_warning(peer, ...) _wgm_peer_log(G_LOG_LEVEL_WARNING, peer, __VA_ARGS__)
