@@ -9,8 +9,14 @@
 # make their own network namespaces and never touch the host's network; run
 # unprivileged they skip, unless CI=true, where they must run.
 #
+# Without arguments it then builds $BUILD_DIR-asan with AddressSanitizer and
+# UndefinedBehaviorSanitizer and runs unit, dbus, netns and fuzz again there:
+# the service under test is the sanitized one, and a leak or a sanitizer
+# report makes its exit status non-zero, which fails the test that ran it
+# (SANITIZE=0 skips this pass).
+#
 # The last line is "N passed, N failed[, N skipped]", counted from meson's
-# testlog.json; CI reads it.  A failed build counts as one failure.
+# testlog.json files; CI reads it.  A failed build counts as one failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,30 +79,30 @@ install_missing() {
     fi
 }
 
-# "N passed, N failed, N skipped" from testlog.json (one JSON object a line).
+# "N passed, N failed, N skipped" from testlog.json files (one JSON object a
+# line); a missing file counts as one failure.
 summary() {
-    local json=$1
-    if [ ! -f "$json" ]; then
-        log "no $json: meson test did not run"
-        echo "0 passed, 1 failed"
-        return
-    fi
-    "$PY" - "$json" <<'EOF'
-import json, sys
+    "$PY" - "$@" <<'EOF'
+import json, os, sys
 
 counts = {"passed": 0, "failed": 0, "skipped": 0}
-with open(sys.argv[1]) as f:
-    for line in f:
-        line = line.strip()
-        if not line:
-            continue
-        result = json.loads(line).get("result", "")
-        if result in ("OK", "EXPECTEDFAIL"):
-            counts["passed"] += 1
-        elif result == "SKIP":
-            counts["skipped"] += 1
-        else:  # FAIL, ERROR, TIMEOUT, UNEXPECTEDPASS
-            counts["failed"] += 1
+for path in sys.argv[1:]:
+    if not os.path.exists(path):
+        print("test.sh: no %s: meson test did not run" % path, file=sys.stderr)
+        counts["failed"] += 1
+        continue
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            result = json.loads(line).get("result", "")
+            if result in ("OK", "EXPECTEDFAIL"):
+                counts["passed"] += 1
+            elif result == "SKIP":
+                counts["skipped"] += 1
+            else:  # FAIL, ERROR, TIMEOUT, UNEXPECTEDPASS
+                counts["failed"] += 1
 out = "%d passed, %d failed" % (counts["passed"], counts["failed"])
 if counts["skipped"]:
     out += ", %d skipped" % counts["skipped"]
@@ -141,6 +147,31 @@ testlog="$BUILD_DIR/meson-logs/testlog.json"
 rm -f "$testlog"
 status=0
 meson test -C "$BUILD_DIR" --no-rebuild --print-errorlogs "${args[@]}" || status=$?
+testlogs=("$testlog")
 
-summary "$testlog"
+if [ $# -eq 0 ] && [ "${SANITIZE:-1}" != 0 ]; then
+    asan_dir="$BUILD_DIR-asan"
+    # e2e runs under a real NetworkManager: once is enough.
+    asan_args=()
+    for suite in "${SUITES[@]}"; do
+        if [ "$suite" != e2e ] && grep -qx "$suite" <<<"$existing"; then
+            asan_args+=(--suite "$suite")
+        fi
+    done
+    asan_log="$asan_dir/meson-logs/testlog.json"
+    rm -f "$asan_log"
+    if [ ! -f "$asan_dir/build.ninja" ]; then
+        meson setup "$asan_dir" -Db_sanitize=address,undefined -Db_lundef=false
+    fi
+    if meson compile -C "$asan_dir"; then
+        ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            meson test -C "$asan_dir" --no-rebuild --print-errorlogs "${asan_args[@]}" || status=1
+    else
+        log "sanitizer build failed"
+        status=1
+    fi
+    testlogs+=("$asan_log")
+fi
+
+summary "${testlogs[@]}"
 exit "$status"

@@ -35,6 +35,8 @@ struct _WgmTestService {
     int      status;
     /* An exit we asked for (or wait for) is not worth a log dump. */
     gboolean expect_exit;
+    /* Owned its bus name: from then on it must end with a clean exit. */
+    gboolean ready;
 };
 
 /* The directories here are flat: a config file, a socket, a log. */
@@ -458,6 +460,7 @@ wgm_test_service_spawn(WgmTestBus        *bus,
 
     if (!service_wait_owner(svc, bus, error))
         return NULL;
+    svc->ready = TRUE;
     return g_steal_pointer(&svc);
 }
 
@@ -543,6 +546,12 @@ wgm_test_service_free(WgmTestService *svc)
             if (!wgm_test_wait_flag(&svc->exited, 10000))
                 g_warning("nm-wgmesh-service (pid %d) survived SIGKILL?", (int)svc->pid);
         }
+    }
+    /* A service that crashed, leaked under LeakSanitizer (exit 23) or
+     * needed SIGKILL fails the test that used it. */
+    if (svc->ready && svc->exited && !(WIFEXITED(svc->status) && WEXITSTATUS(svc->status) == 0)) {
+        g_test_message("nm-wgmesh-service did not exit cleanly (wait status 0x%x)", svc->status);
+        g_test_fail();
     }
     g_clear_handle_id(&svc->child_watch, g_source_remove);
     remove_dir(svc->dir);

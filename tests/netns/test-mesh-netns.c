@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 
 #include "wgm-test-bus.h"
 #include "wgm-test-netns.h"
@@ -344,6 +345,58 @@ test_scale_1000(Fixture *f, gconstpointer data)
     tear_down_and_check(f);
 }
 
+/* wireguard-go dies under a running mesh: NetworkManager hears of it
+ * (Failure, then Stopped), the log says what happened, nothing is left, and
+ * the service takes the next Connect. */
+static void
+test_wireguard_go_crash(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GVariant) conn     = NULL;
+    g_autoptr(GVariant) failure  = NULL;
+    g_autoptr(GError)   error    = NULL;
+    g_autofree char    *children = NULL;
+    g_autofree char    *path     = NULL;
+    g_autofree char    *log      = NULL;
+    const char         *svc;
+    GPid                wg_pid;
+
+    if (!f->net)
+        return;
+    svc  = wgm_test_net_get_svc_ns(f->net);
+    conn = mesh_connection(f->net, 0);
+    bring_up(f, conn, NULL);
+    g_assert_true(wgm_test_vpn_wait_peers_state(f->vpn, "connected", 15000));
+
+    /* The service's only child is the wireguard-go it started. */
+    path = g_strdup_printf("/proc/%d/task/%d/children",
+                           wgm_test_service_get_pid(f->service),
+                           wgm_test_service_get_pid(f->service));
+    g_assert_true(g_file_get_contents(path, &children, NULL, &error));
+    wg_pid = (GPid) g_ascii_strtoll(children, NULL, 10);
+    g_assert_cmpint(wg_pid, >, 0);
+    g_assert_cmpint(kill(wg_pid, SIGKILL), ==, 0);
+
+    failure = wgm_test_vpn_wait_signal(f->vpn, "Failure", 5000);
+    g_assert_nonnull(failure);
+    g_assert_true(wgm_test_vpn_wait_state(f->vpn, STATE_STOPPED, 5000));
+    g_assert_true(wgm_test_net_wait_link_gone(f->net, svc, "wgm0", 5000));
+    g_assert_true(wgm_test_net_wait_processes(f->net, svc, 1, 5000));
+    g_assert_null(wgm_test_vpn_get_managed_objects(f->vpn, &error));
+    g_clear_error(&error);
+
+    log = wgm_test_service_get_log(f->service);
+    g_assert_nonnull(strstr(log, "killed by signal 9"));
+    g_assert_true(wgm_test_service_is_running(f->service));
+
+    /* Still usable: the same profile comes up again. */
+    bring_up(f, conn, NULL);
+    g_assert_true(wgm_test_vpn_wait_peers_state(f->vpn, "connected", 15000));
+    for (guint i = 1; i <= wgm_test_net_get_n_peers(f->net); i++)
+        g_assert_true(
+            wgm_test_net_ping(f->net, svc, wgm_test_net_get_peer(f->net, i)->tunnel, 1, 5));
+    tear_down_and_check(f);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -360,6 +413,12 @@ main(int argc, char *argv[])
                GUINT_TO_POINTER(1),
                fixture_setup,
                test_scale_1000,
+               fixture_teardown);
+    g_test_add("/netns/mesh/wireguard-go-crash",
+               Fixture,
+               GUINT_TO_POINTER(2),
+               fixture_setup,
+               test_wireguard_go_crash,
                fixture_teardown);
     return g_test_run();
 }
