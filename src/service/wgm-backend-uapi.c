@@ -451,10 +451,13 @@ connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr(WgmBackendUapi) self = user_data;
     g_autoptr(GError) error        = NULL;
     gboolean first = self->state == STATE_STARTING && !wgm_backend_get_ifindex(WGM_BACKEND(self));
+    GSocketConnection *conn;
 
-    self->conn = g_socket_client_connect_finish(G_SOCKET_CLIENT(source), result, &error);
+    /* Cancelled: an earlier generation, which must not touch this one. */
+    conn = g_socket_client_connect_finish(G_SOCKET_CLIENT(source), result, &error);
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
+    self->conn       = conn;
     self->connecting = FALSE;
     if (!self->conn && first) {
         /* A stale socket file of an earlier instance: wireguard-go replaces
