@@ -13,7 +13,8 @@
 # UndefinedBehaviorSanitizer and runs unit, dbus, netns and fuzz again there:
 # the service under test is the sanitized one, and a leak or a sanitizer
 # report makes its exit status non-zero, which fails the test that ran it
-# (SANITIZE=0 skips this pass).
+# (SANITIZE=0 skips this pass), and builds $BUILD_DIR-fuzz with clang to run
+# each libFuzzer target for FUZZ_SECONDS (default 30).
 #
 # The last line is "N passed, N failed[, N skipped]", counted from meson's
 # testlog.json files; CI reads it.  A failed build counts as one failure.
@@ -171,6 +172,22 @@ if [ $# -eq 0 ] && [ "${SANITIZE:-1}" != 0 ]; then
         status=1
     fi
     testlogs+=("$asan_log")
+
+    # libFuzzer needs clang: every parser is fuzzed for FUZZ_SECONDS each.
+    fuzz_dir="$BUILD_DIR-fuzz"
+    fuzz_log="$fuzz_dir/meson-logs/testlog.json"
+    rm -f "$fuzz_log"
+    if [ ! -f "$fuzz_dir/build.ninja" ]; then
+        CC=clang meson setup "$fuzz_dir" -Db_sanitize=address,undefined -Db_lundef=false
+    fi
+    meson configure "$fuzz_dir" -Dfuzz_seconds="${FUZZ_SECONDS:-30}"
+    if meson compile -C "$fuzz_dir"; then
+        meson test -C "$fuzz_dir" --no-rebuild --print-errorlogs --suite fuzz || status=1
+    else
+        log "fuzz build failed"
+        status=1
+    fi
+    testlogs+=("$fuzz_log")
 fi
 
 summary "${testlogs[@]}"
