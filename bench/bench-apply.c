@@ -54,11 +54,11 @@ add_peer(WgmDeviceUpdate *update, const WgmKey *key, guint i)
     WgmPeerUpdate *pu = wgm_device_update_add_peer(update, key);
     WgmIpPrefix    p  = { .addr.family = AF_INET, .plen = 32 };
 
-    p.addr.addr4        = g_htonl(0x0a000000u + i + 1); /* 10.0.0.0/8, inside the namespace only */
-    pu->has_endpoint    = TRUE;
-    pu->endpoint.addr   = (WgmIpAddr){ .family = AF_INET, .addr4 = g_htonl(0x7f000001u) };
-    pu->endpoint.port   = (guint16) (20000 + i % 40000);
-    pu->allowed_ips     = g_array_new(FALSE, FALSE, sizeof(WgmIpPrefix));
+    p.addr.addr4      = g_htonl(0x0a000000u + i + 1); /* 10.0.0.0/8, inside the namespace only */
+    pu->has_endpoint  = TRUE;
+    pu->endpoint.addr = (WgmIpAddr){ .family = AF_INET, .addr4 = g_htonl(0x7f000001u) };
+    pu->endpoint.port = (guint16)(20000 + i % 40000);
+    pu->allowed_ips   = g_array_new(FALSE, FALSE, sizeof(WgmIpPrefix));
     pu->replace_allowed_ips = TRUE;
     g_array_append_val(pu->allowed_ips, p);
 }
@@ -75,15 +75,15 @@ clear_update(void)
 int
 main(int argc, char *argv[])
 {
-    guint                 n    = argc > 1 ? (guint) atoi(argv[1]) : 1000;
+    guint n                       = argc > 1 ? (guint)atoi(argv[1]) : 1000;
     g_autoptr(WgmBackend) backend = wgm_backend_uapi_new("wgmb0", NULL);
-    g_autofree WgmKey    *keys = g_new(WgmKey, n);
-    Wait                  w    = { .loop = g_main_loop_new(NULL, FALSE) };
-    gint64                t0, one, each;
+    g_autofree WgmKey *keys       = g_new(WgmKey, n);
+    Wait               w          = { .loop = g_main_loop_new(NULL, FALSE) };
+    gint64             t0, one, each;
 
     for (guint i = 0; i < n; i++)
         for (guint j = 0; j < WGM_KEY_LEN; j++)
-            keys[i].bytes[j] = (guint8) g_random_int();
+            keys[i].bytes[j] = (guint8)g_random_int();
 
     wgm_backend_start_async(backend, NULL, started_cb, &w);
     g_main_loop_run(w.loop);
@@ -120,7 +120,7 @@ main(int argc, char *argv[])
            n,
            one / 1000.0,
            each / 1000.0,
-           (double) each / (double) MAX(one, 1));
+           (double)each / (double)MAX(one, 1));
 
     wgm_backend_stop(backend);
     wgm_backend_wait_stopped(backend, 3000);

@@ -13,33 +13,33 @@ typedef enum {
 } WgmBackendKind;
 
 typedef struct {
-    guint   index;        /* N of peer.N.* */
-    char   *name;         /* peer.N.name, or NULL */
-    WgmKey  public_key;
+    guint    index; /* N of peer.N.* */
+    char    *name;  /* peer.N.name, or NULL */
+    WgmKey   public_key;
     gboolean has_preshared_key;
-    WgmKey  preshared_key; /* secret: wiped by wgm_config_free() */
-    char   *endpoint_host; /* NULL: no endpoint (the peer has to reach us) */
-    guint16 endpoint_port;
-    GArray *allowed_ips;   /* of WgmIpPrefix, normalized (host bits cleared) */
-    guint16 persistent_keepalive; /* seconds, 0 = off */
-    int     lazy;          /* -1 = follow lazy-connections, 0/1 = per-peer override */
+    WgmKey   preshared_key; /* secret: wiped by wgm_config_free() */
+    char    *endpoint_host; /* NULL: no endpoint (the peer has to reach us) */
+    guint16  endpoint_port;
+    GArray  *allowed_ips;          /* of WgmIpPrefix, normalized (host bits cleared) */
+    guint16  persistent_keepalive; /* seconds, 0 = off */
+    int      lazy;                 /* -1 = follow lazy-connections, 0/1 = per-peer override */
 } WgmPeerConfig;
 
 typedef struct {
     WgmKey         private_key; /* secret: wiped by wgm_config_free() */
     gint32         listen_port; /* -1 = let WireGuard pick */
     gboolean       has_address4;
-    WgmIpPrefix    address4;    /* as written: host bits kept */
+    WgmIpPrefix    address4; /* as written: host bits kept */
     gboolean       has_address6;
     WgmIpPrefix    address6;
-    GArray        *dns;         /* of WgmIpAddr */
-    char         **dns_search;  /* NULL-terminated, never NULL */
+    GArray        *dns;        /* of WgmIpAddr */
+    char         **dns_search; /* NULL-terminated, never NULL */
     guint32        mtu;
     WgmBackendKind backend;
     gboolean       lazy_connections;
     guint32        inactivity_timeout; /* seconds */
-    char          *network_map; /* path, or NULL */
-    GPtrArray     *peers;       /* of WgmPeerConfig*, ordered by index */
+    char          *network_map;        /* path, or NULL */
+    GPtrArray     *peers;              /* of WgmPeerConfig*, ordered by index */
 } WgmConfig;
 
 /*
@@ -60,5 +60,5 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(WgmConfig, wgm_config_free)
  * NOT_SAVED/AGENT_OWNED ones are, when absent).  Returns NULL when complete. */
 char **wgm_config_need_secrets(NMSettingVpn *s_vpn);
 
-gboolean wgm_peer_config_is_lazy(const WgmConfig *config, const WgmPeerConfig *peer);
+gboolean    wgm_peer_config_is_lazy(const WgmConfig *config, const WgmPeerConfig *peer);
 const char *wgm_backend_kind_to_string(WgmBackendKind kind);

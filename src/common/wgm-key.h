@@ -3,10 +3,10 @@
 
 #include <glib.h>
 
-#define WGM_KEY_LEN        32
-#define WGM_KEY_B64_LEN    44 /* without NUL */
-#define WGM_KEY_HEX_LEN    64 /* without NUL */
-#define WGM_KEY_SHORT_LEN  8  /* log prefix peer[abcdefgh] */
+#define WGM_KEY_LEN       32
+#define WGM_KEY_B64_LEN   44 /* without NUL */
+#define WGM_KEY_HEX_LEN   64 /* without NUL */
+#define WGM_KEY_SHORT_LEN 8  /* log prefix peer[abcdefgh] */
 
 typedef struct {
     guint8 bytes[WGM_KEY_LEN];

@@ -23,15 +23,15 @@
 #define WGM_KEY_NETWORK_MAP        "network-map"
 
 /* vpn.data (and vpn.secrets for preshared-key): inline peers "peer.N.<field>" */
-#define WGM_KEY_PEER_PREFIX               "peer."
-#define WGM_PEER_FIELD_PUBLIC_KEY         "public-key"
-#define WGM_PEER_FIELD_ENDPOINT           "endpoint"
-#define WGM_PEER_FIELD_ALLOWED_IPS        "allowed-ips"
+#define WGM_KEY_PEER_PREFIX                 "peer."
+#define WGM_PEER_FIELD_PUBLIC_KEY           "public-key"
+#define WGM_PEER_FIELD_ENDPOINT             "endpoint"
+#define WGM_PEER_FIELD_ALLOWED_IPS          "allowed-ips"
 #define WGM_PEER_FIELD_PERSISTENT_KEEPALIVE "persistent-keepalive"
-#define WGM_PEER_FIELD_LAZY               "lazy"
-#define WGM_PEER_FIELD_NAME               "name"
-#define WGM_PEER_FIELD_PRESHARED_KEY      "preshared-key"       /* secret */
-#define WGM_PEER_FIELD_PRESHARED_KEY_FLAGS "preshared-key-flags" /* vpn.data */
+#define WGM_PEER_FIELD_LAZY                 "lazy"
+#define WGM_PEER_FIELD_NAME                 "name"
+#define WGM_PEER_FIELD_PRESHARED_KEY        "preshared-key"       /* secret */
+#define WGM_PEER_FIELD_PRESHARED_KEY_FLAGS  "preshared-key-flags" /* vpn.data */
 
 /* Defaults */
 #define WGM_DEFAULT_MTU                1420

@@ -63,7 +63,7 @@ log_writer(GLogLevelFlags log_level, const GLogField *fields, gsize n_fields, gp
     if (log_cfg.use_syslog)
         syslog(priority, "%s", message);
     else
-        fprintf(stderr, "nm-wgmesh-service[%ld]: <%d> %s\n", (long) getpid(), priority, message);
+        fprintf(stderr, "nm-wgmesh-service[%ld]: <%d> %s\n", (long)getpid(), priority, message);
     return G_LOG_WRITER_HANDLED;
 }
 
@@ -111,19 +111,31 @@ quit_cb(NMVpnServicePlugin *plugin, App *app)
 int
 main(int argc, char *argv[])
 {
-    g_autoptr(GOptionContext) context  = NULL;
-    g_autoptr(GError)         error    = NULL;
-    g_autofree char          *bus_name = NULL;
-    App                       app      = { 0 };
-    GOptionEntry              entries[] = {
-        { "debug", 'd', 0, G_OPTION_ARG_NONE, &log_cfg.debug, "Log to stderr, at debug level, and stay alive after a disconnect", NULL },
-        { "bus-name", 0, 0, G_OPTION_ARG_STRING, &bus_name, "D-Bus name to use (NetworkManager passes it)", "NAME" },
-        { NULL },
+    g_autoptr(GOptionContext) context = NULL;
+    g_autoptr(GError) error           = NULL;
+    g_autofree char *bus_name         = NULL;
+    App              app              = { 0 };
+    GOptionEntry     entries[]        = {
+                   { "debug",
+                     'd',
+                     0,
+                     G_OPTION_ARG_NONE,
+                     &log_cfg.debug,
+                     "Log to stderr, at debug level, and stay alive after a disconnect",
+                     NULL },
+                   { "bus-name",
+                     0,
+                     0,
+                     G_OPTION_ARG_STRING,
+                     &bus_name,
+                     "D-Bus name to use (NetworkManager passes it)",
+                     "NAME" },
+                   { NULL },
     };
 
     context = g_option_context_new(NULL);
-    g_option_context_set_summary(context,
-                                 "nm-wgmesh-service brings up a WireGuard mesh for NetworkManager.");
+    g_option_context_set_summary(
+        context, "nm-wgmesh-service brings up a WireGuard mesh for NetworkManager.");
     g_option_context_add_main_entries(context, entries, NULL);
     if (!g_option_context_parse(context, &argc, &argv, &error)) {
         fprintf(stderr, "nm-wgmesh-service: %s\n", error->message);
@@ -132,12 +144,14 @@ main(int argc, char *argv[])
     if (!bus_name)
         bus_name = g_strdup(WGM_VPN_SERVICE_TYPE);
     if (!g_dbus_is_name(bus_name) || g_dbus_is_unique_name(bus_name)) {
-        fprintf(stderr, "nm-wgmesh-service: --bus-name: \"%s\" is not a D-Bus well-known name\n", bus_name);
+        fprintf(stderr,
+                "nm-wgmesh-service: --bus-name: \"%s\" is not a D-Bus well-known name\n",
+                bus_name);
         return EXIT_FAILURE;
     }
 
     setup_logging();
-    (void) wgm_error_quark(); /* registers the D-Bus error names */
+    (void)wgm_error_quark(); /* registers the D-Bus error names */
 
     app.plugin = wgm_plugin_new(bus_name, !log_cfg.debug, &error);
     if (!app.plugin) {
@@ -157,9 +171,8 @@ main(int argc, char *argv[])
      * the reply to a refused Connect could be lost as the process exits:
      * NetworkManager would then see "no reply" instead of the error naming
      * the bad setting. */
-    g_dbus_connection_flush_sync(nm_vpn_service_plugin_get_connection(NM_VPN_SERVICE_PLUGIN(app.plugin)),
-                                 NULL,
-                                 NULL);
+    g_dbus_connection_flush_sync(
+        nm_vpn_service_plugin_get_connection(NM_VPN_SERVICE_PLUGIN(app.plugin)), NULL, NULL);
 
     wgm_plugin_shutdown(app.plugin);
     wgm_plugin_wait_stopped(app.plugin, EXIT_WAIT_MS);

@@ -22,12 +22,12 @@ typedef struct {
     WgmKey      preshared_key;        /* secret: wiped by wgm_device_update_free() */
     guint16     persistent_keepalive; /* the value to leave configured */
     gboolean    replace_allowed_ips;
-    GArray     *allowed_ips;          /* of WgmIpPrefix; may be NULL */
+    GArray     *allowed_ips; /* of WgmIpPrefix; may be NULL */
     /* Make WireGuard initiate a handshake now, even with keepalive off.
      * Both wireguard-go and the kernel send a keepalive (and so a handshake
      * initiation) when persistent keepalive goes from off to on while the
      * device is up; the backend then restores persistent_keepalive. */
-    gboolean    kick;
+    gboolean kick;
 } WgmPeerUpdate;
 
 typedef struct {
@@ -35,7 +35,7 @@ typedef struct {
     WgmKey     private_key; /* secret: wiped by wgm_device_update_free() */
     gint32     listen_port; /* -1: leave as is */
     gboolean   replace_peers;
-    GPtrArray *peers;       /* of WgmPeerUpdate*, owned */
+    GPtrArray *peers; /* of WgmPeerUpdate*, owned */
 } WgmDeviceUpdate;
 
 WgmDeviceUpdate *wgm_device_update_new(void);
@@ -110,22 +110,24 @@ const char *wgm_backend_get_ifname(WgmBackend *self);
 const char *wgm_backend_get_name(WgmBackend *self);
 int         wgm_backend_get_ifindex(WgmBackend *self); /* 0 until started */
 
-void     wgm_backend_start_async(WgmBackend         *self,
-                                 GCancellable       *cancellable,
-                                 GAsyncReadyCallback callback,
-                                 gpointer            user_data);
-gboolean wgm_backend_start_finish(WgmBackend *self, GAsyncResult *result, GError **error);
-void     wgm_backend_apply_async(WgmBackend            *self,
-                                 const WgmDeviceUpdate *update,
-                                 GCancellable          *cancellable,
-                                 GAsyncReadyCallback    callback,
-                                 gpointer               user_data);
-gboolean wgm_backend_apply_finish(WgmBackend *self, GAsyncResult *result, GError **error);
-void     wgm_backend_get_stats_async(WgmBackend         *self,
-                                     GCancellable       *cancellable,
-                                     GAsyncReadyCallback callback,
-                                     gpointer            user_data);
-WgmDeviceStats *wgm_backend_get_stats_finish(WgmBackend *self, GAsyncResult *result, GError **error);
+void            wgm_backend_start_async(WgmBackend         *self,
+                                        GCancellable       *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer            user_data);
+gboolean        wgm_backend_start_finish(WgmBackend *self, GAsyncResult *result, GError **error);
+void            wgm_backend_apply_async(WgmBackend            *self,
+                                        const WgmDeviceUpdate *update,
+                                        GCancellable          *cancellable,
+                                        GAsyncReadyCallback    callback,
+                                        gpointer               user_data);
+gboolean        wgm_backend_apply_finish(WgmBackend *self, GAsyncResult *result, GError **error);
+void            wgm_backend_get_stats_async(WgmBackend         *self,
+                                            GCancellable       *cancellable,
+                                            GAsyncReadyCallback callback,
+                                            gpointer            user_data);
+WgmDeviceStats *wgm_backend_get_stats_finish(WgmBackend   *self,
+                                             GAsyncResult *result,
+                                             GError      **error);
 void            wgm_backend_stop(WgmBackend *self);
 void            wgm_backend_wait_stopped(WgmBackend *self, guint timeout_ms);
 

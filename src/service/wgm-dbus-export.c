@@ -81,7 +81,7 @@ mesh_changed_cb(WgmMesh *mesh, WgmDBusExport *self)
 
     g_hash_table_iter_init(&iter, self->peer_skeletons);
     while (g_hash_table_iter_next(&iter, &peer, &skeleton)) {
-        if (((WgmPeer *) peer)->dirty)
+        if (((WgmPeer *)peer)->dirty)
             sync_peer(skeleton, peer);
     }
     sync_mesh(self);
@@ -90,14 +90,14 @@ mesh_changed_cb(WgmMesh *mesh, WgmDBusExport *self)
 static void
 export_peer(WgmDBusExport *self, WgmPeer *peer)
 {
-    g_autofree char *path         = g_strdup_printf(WGM_DBUS_PEER_PATH "/%u", peer->object_id);
+    g_autofree char *path = g_strdup_printf(WGM_DBUS_PEER_PATH "/%u", peer->object_id);
     g_autoptr(WgmDBusObjectSkeleton) object = wgm_dbus_object_skeleton_new(path);
     g_auto(GStrv) allowed_ips               = allowed_ips_strv(peer);
     WgmDBusPeer *skeleton                   = wgm_dbus_peer_skeleton_new();
 
     wgm_dbus_peer_set_public_key(skeleton, peer->public_key_b64);
     wgm_dbus_peer_set_name(skeleton, peer->name ?: "");
-    wgm_dbus_peer_set_allowed_ips(skeleton, (const char *const *) allowed_ips);
+    wgm_dbus_peer_set_allowed_ips(skeleton, (const char *const *)allowed_ips);
     sync_peer(skeleton, peer);
 
     wgm_dbus_object_skeleton_set_peer(object, skeleton);
@@ -108,8 +108,8 @@ export_peer(WgmDBusExport *self, WgmPeer *peer)
 WgmDBusExport *
 wgm_dbus_export_new(GDBusConnection *connection, WgmMesh *mesh, GError **error)
 {
-    WgmDBusExport *self  = g_new0(WgmDBusExport, 1);
-    GPtrArray     *peers = wgm_mesh_get_peers(mesh);
+    WgmDBusExport *self    = g_new0(WgmDBusExport, 1);
+    GPtrArray     *peers   = wgm_mesh_get_peers(mesh);
     WgmBackend    *backend = wgm_mesh_get_backend(mesh);
 
     self->connection     = g_object_ref(connection);
@@ -122,10 +122,8 @@ wgm_dbus_export_new(GDBusConnection *connection, WgmMesh *mesh, GError **error)
     wgm_dbus_mesh_set_interface(self->mesh_skeleton, wgm_backend_get_ifname(backend));
     wgm_dbus_mesh_set_backend(self->mesh_skeleton, wgm_backend_get_name(backend));
     sync_mesh(self);
-    if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(self->mesh_skeleton),
-                                          connection,
-                                          WGM_DBUS_PATH,
-                                          error)) {
+    if (!g_dbus_interface_skeleton_export(
+            G_DBUS_INTERFACE_SKELETON(self->mesh_skeleton), connection, WGM_DBUS_PATH, error)) {
         g_prefix_error(error, "exporting %s: ", WGM_DBUS_PATH);
         wgm_dbus_export_free(self);
         return NULL;

@@ -7,26 +7,6 @@
 
 #include "wgm-error.h"
 
-/*
- * Timing, all from WireGuard's own timers (see the whitepaper, section 6):
- *
- * - After a packet is queued without a session, WireGuard retries the
- *   handshake every REKEY_TIMEOUT (5 s) for REKEY_ATTEMPT_TIME (90 s), then
- *   drops it.  A Connecting peer is therefore kicked again after 90 s: any
- *   earlier would only duplicate WireGuard's own retries.
- * - An initiator re-keys by itself after REKEY_AFTER_TIME (120 s) when it
- *   sends.  An eager peer that carries no traffic would let its session
- *   lapse at REJECT_AFTER_TIME (180 s), so the guard kicks it at 125 s (we
- *   were the initiator: new handshake at once) and again just after 180 s
- *   (we were the responder: the expired session makes WireGuard initiate).
- * - Connected ends once the handshake is older than 180 s plus a margin that
- *   covers the refresh above and one slow poll.
- */
-#define RETRY_CONNECTING_USEC     (90 * G_USEC_PER_SEC)
-#define REFRESH_FIRST_USEC        (125 * G_USEC_PER_SEC)
-#define REFRESH_AFTER_EXPIRY_USEC (181 * G_USEC_PER_SEC)
-#define STALE_MARGIN_USEC         (15 * G_USEC_PER_SEC)
-
 /* Polling: fast while a handshake is awaited (100 ms doubling to 1 s), slow
  * otherwise.  At 10,000 peers a full get=1 is ~22 ms in wireguard-go. */
 #define POLL_FAST_MIN_USEC (100 * G_TIME_SPAN_MILLISECOND)
@@ -84,7 +64,7 @@ wgm_mesh_new(WgmBackend *backend, const WgmConfig *config)
     self->backend            = g_object_ref(backend);
     self->private_key        = config->private_key;
     self->config_listen_port = config->listen_port;
-    self->listen_port        = config->listen_port > 0 ? (guint) config->listen_port : 0;
+    self->listen_port        = config->listen_port > 0 ? (guint)config->listen_port : 0;
 
     for (guint i = 0; i < config->peers->len; i++) {
         WgmPeer *peer = wgm_peer_new(config, config->peers->pdata[i], now);
@@ -99,7 +79,7 @@ static void
 wgm_mesh_init(WgmMesh *self)
 {
     self->peers_by_key  = g_hash_table_new(wgm_key_hash, wgm_key_equal_func);
-    self->peers         = g_ptr_array_new_with_free_func((GDestroyNotify) wgm_peer_free);
+    self->peers         = g_ptr_array_new_with_free_func((GDestroyNotify)wgm_peer_free);
     self->cancellable   = g_cancellable_new();
     self->poll_interval = POLL_FAST_MIN_USEC;
 }
@@ -212,47 +192,10 @@ wgm_mesh_get_gateway(WgmMesh *self, WgmIpAddr *out)
 
 /* ---- the guard ---------------------------------------------------------- */
 
-/* When should @peer next be kicked (monotonic), 0 for never. */
-static gint64
-next_kick_for(WgmMesh *self, const WgmPeer *peer, gint64 now_real, gint64 now_mono)
-{
-    gint64 age;
-
-    if (!peer->wanted || !peer->has_endpoint)
-        return 0;
-
-    switch (peer->state) {
-    case WGM_PEER_STATE_CONNECTING:
-        if (peer->attempts == 0)
-            return now_mono;
-        return now_mono + RETRY_CONNECTING_USEC;
-    case WGM_PEER_STATE_CONNECTED:
-        age = now_real - peer->last_handshake;
-        if (age < REFRESH_FIRST_USEC)
-            return now_mono + (REFRESH_FIRST_USEC - age);
-        if (age < REFRESH_AFTER_EXPIRY_USEC)
-            return now_mono + (REFRESH_AFTER_EXPIRY_USEC - age);
-        return now_mono + RETRY_CONNECTING_USEC;
-    case WGM_PEER_STATE_IDLE:
-        break;
-    }
-    return 0;
-}
-
-/* The margin keeps a peer Connected while its refresh is under way (see the
- * timing notes at the top). */
-static gboolean
-peer_update_state(WgmPeer *peer, gint64 now_real)
-{
-    return wgm_peer_update_state(peer, now_real - (peer->state == WGM_PEER_STATE_CONNECTED
-                                                       ? STALE_MARGIN_USEC
-                                                       : 0));
-}
-
 static void
 plan_peer(WgmMesh *self, WgmPeer *peer, gint64 now_real, gint64 now_mono)
 {
-    gint64 kick = next_kick_for(self, peer, now_real, now_mono);
+    gint64 kick = wgm_peer_next_kick(peer, now_real, now_mono);
 
     if (kick != peer->next_kick_mono) {
         gint64 retry = (kick && peer->state == WGM_PEER_STATE_CONNECTING) ? mono_to_real(kick) : 0;
@@ -268,7 +211,7 @@ plan_peer(WgmMesh *self, WgmPeer *peer, gint64 now_real, gint64 now_mono)
 static void
 apply_kicks_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    WgmMesh          *self  = user_data;
+    WgmMesh *self           = user_data;
     g_autoptr(GError) error = NULL;
 
     if (!wgm_backend_apply_finish(WGM_BACKEND(source), result, &error)) {
@@ -298,11 +241,13 @@ kick_due_peers(WgmMesh *self, gint64 now_real, gint64 now_mono)
             continue;
         if (!update)
             update = wgm_device_update_new();
-        pu = wgm_device_update_add_peer(update, &peer->public_key);
+        pu                       = wgm_device_update_add_peer(update, &peer->public_key);
         pu->persistent_keepalive = peer->persistent_keepalive;
         pu->kick                 = TRUE;
-        wgm_peer_begin_attempt(peer, now_real);
-        wgm_peer_debug(peer, "asking WireGuard for a handshake (attempt %u)", peer->attempts);
+        wgm_peer_kicked(peer, now_real, now_mono);
+        wgm_peer_debug(peer,
+                       "asking WireGuard for a handshake (%s)",
+                       peer->state == WGM_PEER_STATE_CONNECTED ? "refresh" : "retry");
         peer->next_kick_mono = 0;
         plan_peer(self, peer, now_real, now_mono);
     }
@@ -312,11 +257,8 @@ kick_due_peers(WgmMesh *self, gint64 now_real, gint64 now_mono)
     self->poll_interval   = POLL_FAST_MIN_USEC;
     self->next_poll_mono  = MIN(self->next_poll_mono, now_mono + POLL_FAST_MIN_USEC);
     self->apply_in_flight = TRUE;
-    wgm_backend_apply_async(self->backend,
-                            update,
-                            self->cancellable,
-                            apply_kicks_cb,
-                            g_object_ref(self));
+    wgm_backend_apply_async(
+        self->backend, update, self->cancellable, apply_kicks_cb, g_object_ref(self));
 }
 
 static gboolean
@@ -334,13 +276,13 @@ any_peer_connecting(WgmMesh *self)
 static void
 poll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    WgmMesh                   *self  = user_data;
-    g_autoptr(GError)          error = NULL;
-    g_autoptr(WgmDeviceStats)  stats = NULL;
-    g_autoptr(GHashTable)      seen  = NULL;
-    gint64                     now_real;
-    gint64                     now_mono;
-    gboolean                   changed = FALSE;
+    WgmMesh *self                   = user_data;
+    g_autoptr(GError) error         = NULL;
+    g_autoptr(WgmDeviceStats) stats = NULL;
+    g_autoptr(GHashTable) seen      = NULL;
+    gint64   now_real;
+    gint64   now_mono;
+    gboolean changed = FALSE;
 
     self->poll_in_flight = FALSE;
     stats                = wgm_backend_get_stats_finish(WGM_BACKEND(source), result, &error);
@@ -358,7 +300,7 @@ poll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
         goto out;
     }
 
-    if (stats->listen_port > 0 && (guint) stats->listen_port != self->listen_port) {
+    if (stats->listen_port > 0 && (guint)stats->listen_port != self->listen_port) {
         self->listen_port = stats->listen_port;
         changed           = TRUE;
     }
@@ -379,7 +321,7 @@ poll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
         if (!g_hash_table_contains(seen, peer))
             wgm_peer_set_error(peer, "WireGuard does not know this peer");
-        peer_update_state(peer, now_real);
+        wgm_peer_update_state(peer, now_real);
         plan_peer(self, peer, now_real, now_mono);
         changed |= peer->dirty;
     }
@@ -468,9 +410,9 @@ start_data_free(StartData *data)
 static void
 initial_apply_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    g_autoptr(GTask)  task  = user_data;
-    WgmMesh          *self  = g_task_get_source_object(task);
-    StartData        *data  = g_task_get_task_data(task);
+    g_autoptr(GTask) task   = user_data;
+    WgmMesh   *self         = g_task_get_source_object(task);
+    StartData *data         = g_task_get_task_data(task);
     g_autoptr(GError) error = NULL;
 
     self->apply_in_flight = FALSE;
@@ -496,11 +438,11 @@ initial_apply_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 apply_initial(GTask *task)
 {
-    WgmMesh                   *self   = g_task_get_source_object(task);
-    StartData                 *data   = g_task_get_task_data(task);
+    WgmMesh   *self                   = g_task_get_source_object(task);
+    StartData *data                   = g_task_get_task_data(task);
     g_autoptr(WgmDeviceUpdate) update = wgm_device_update_new();
-    gint64                     now    = g_get_real_time();
-    guint                      n_kick = 0;
+    gint64 now                        = g_get_real_time();
+    guint  n_kick                     = 0;
 
     update->has_private_key = TRUE;
     update->private_key     = self->private_key;
@@ -516,7 +458,7 @@ apply_initial(GTask *task)
             peer->attempt_since = now;
             if (peer->has_endpoint) {
                 pu->kick = TRUE;
-                wgm_peer_begin_attempt(peer, now);
+                wgm_peer_kicked(peer, now, g_get_monotonic_time());
                 n_kick++;
             }
         }
@@ -528,11 +470,8 @@ apply_initial(GTask *task)
               n_kick);
     data->apply_started   = g_get_monotonic_time();
     self->apply_in_flight = TRUE;
-    wgm_backend_apply_async(self->backend,
-                            update,
-                            g_task_get_cancellable(task),
-                            initial_apply_cb,
-                            task);
+    wgm_backend_apply_async(
+        self->backend, update, g_task_get_cancellable(task), initial_apply_cb, task);
 }
 
 static void
@@ -553,8 +492,8 @@ start_step_done(GTask *task)
 static void
 backend_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    GTask     *task = user_data;
-    StartData *data = g_task_get_task_data(task);
+    GTask     *task  = user_data;
+    StartData *data  = g_task_get_task_data(task);
     GError    *error = NULL;
 
     if (!wgm_backend_start_finish(WGM_BACKEND(source), result, &error)) {
@@ -574,19 +513,18 @@ typedef struct {
 static void
 resolved_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    ResolveData      *rd    = user_data;
-    WgmMesh          *self  = g_task_get_source_object(rd->task);
+    ResolveData *rd         = user_data;
+    WgmMesh     *self       = g_task_get_source_object(rd->task);
     g_autoptr(GError) error = NULL;
-    GList            *addrs = g_resolver_lookup_by_name_finish(G_RESOLVER(source), result, &error);
-    WgmKey            key;
-    WgmPeer          *peer;
+    GList   *addrs          = g_resolver_lookup_by_name_finish(G_RESOLVER(source), result, &error);
+    WgmKey   key;
+    WgmPeer *peer;
 
     if (wgm_key_from_base64(rd->public_key_b64, &key, NULL)
         && (peer = wgm_mesh_lookup_peer(self, &key))) {
         if (!addrs) {
-            g_autofree char *msg = g_strdup_printf("endpoint: cannot resolve \"%s\": %s",
-                                                   peer->endpoint_host,
-                                                   error->message);
+            g_autofree char *msg = g_strdup_printf(
+                "endpoint: cannot resolve \"%s\": %s", peer->endpoint_host, error->message);
             wgm_peer_warning(peer, "%s", msg);
             wgm_peer_set_error(peer, msg);
         } else {
@@ -622,12 +560,12 @@ wgm_mesh_start_async(WgmMesh            *self,
                      GAsyncReadyCallback callback,
                      gpointer            user_data)
 {
-    GTask     *task = g_task_new(self, cancellable, callback, user_data);
-    StartData *data = g_new0(StartData, 1);
+    GTask     *task     = g_task_new(self, cancellable, callback, user_data);
+    StartData *data     = g_new0(StartData, 1);
     GResolver *resolver = NULL;
 
     g_task_set_source_tag(task, wgm_mesh_start_async);
-    g_task_set_task_data(task, data, (GDestroyNotify) start_data_free);
+    g_task_set_task_data(task, data, (GDestroyNotify)start_data_free);
 
     g_return_if_fail(!self->timer);
     self->timer = g_source_new(&timer_source_funcs, sizeof(GSource));
@@ -636,10 +574,7 @@ wgm_mesh_start_async(WgmMesh            *self,
     g_source_set_ready_time(self->timer, -1);
     g_source_attach(self->timer, g_main_context_get_thread_default());
 
-    self->died_id = g_signal_connect_swapped(self->backend,
-                                             "died",
-                                             G_CALLBACK(backend_died),
-                                             self);
+    self->died_id = g_signal_connect_swapped(self->backend, "died", G_CALLBACK(backend_died), self);
 
     /* The backend comes up while names resolve; the transaction waits for both. */
     data->pending = 1;
@@ -660,7 +595,8 @@ wgm_mesh_start_async(WgmMesh            *self,
         rd->task           = task;
         rd->public_key_b64 = g_strdup(peer->public_key_b64);
         data->pending++;
-        g_resolver_lookup_by_name_async(resolver, peer->endpoint_host, cancellable, resolved_cb, rd);
+        g_resolver_lookup_by_name_async(
+            resolver, peer->endpoint_host, cancellable, resolved_cb, rd);
     }
     g_clear_object(&resolver);
 

@@ -32,9 +32,9 @@ WgmBackend *wgm_mesh_get_backend(WgmMesh *self);
 GPtrArray  *wgm_mesh_get_peers(WgmMesh *self); /* of WgmPeer*, in profile order */
 WgmPeer    *wgm_mesh_lookup_peer(WgmMesh *self, const WgmKey *public_key);
 guint       wgm_mesh_get_listen_port(WgmMesh *self);
-void        wgm_mesh_count_states(WgmMesh *self, guint *n_idle, guint *n_connecting, guint *n_connected);
+void wgm_mesh_count_states(WgmMesh *self, guint *n_idle, guint *n_connecting, guint *n_connected);
 /* The underlay address of the first peer with a resolved endpoint. */
-gboolean    wgm_mesh_get_gateway(WgmMesh *self, WgmIpAddr *out);
+gboolean wgm_mesh_get_gateway(WgmMesh *self, WgmIpAddr *out);
 
 /* Signals:
  *   "changed" ()          after a poll or state change touched any peer

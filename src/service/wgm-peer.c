@@ -65,7 +65,11 @@ wgm_peer_state_to_string(WgmPeerState state)
 static gboolean
 handshake_is_fresh(const WgmPeer *peer, gint64 now)
 {
-    return peer->last_handshake > 0 && now - peer->last_handshake < WGM_REJECT_AFTER_USEC;
+    gint64 limit = WGM_REJECT_AFTER_USEC;
+
+    if (peer->state == WGM_PEER_STATE_CONNECTED)
+        limit += WGM_STALE_MARGIN_USEC;
+    return peer->last_handshake > 0 && now - peer->last_handshake < limit;
 }
 
 WgmPeerState
@@ -75,7 +79,8 @@ wgm_peer_derive_state(const WgmPeer *peer, gint64 now)
         /* While we are trying, only a handshake that completed after the
          * attempt began counts: an older one is what the attempt is
          * replacing (e.g. a peer that went silent). */
-        if (!peer->wanted || peer->attempt_since == 0 || peer->last_handshake >= peer->attempt_since)
+        if (!peer->wanted || peer->attempt_since == 0
+            || peer->last_handshake >= peer->attempt_since)
             return WGM_PEER_STATE_CONNECTED;
     }
     return peer->wanted ? WGM_PEER_STATE_CONNECTING : WGM_PEER_STATE_IDLE;
@@ -89,10 +94,8 @@ wgm_peer_update_state(WgmPeer *peer, gint64 now)
     if (state == peer->state)
         return FALSE;
 
-    wgm_peer_info(peer,
-                  "%s -> %s",
-                  wgm_peer_state_to_string(peer->state),
-                  wgm_peer_state_to_string(state));
+    wgm_peer_info(
+        peer, "%s -> %s", wgm_peer_state_to_string(peer->state), wgm_peer_state_to_string(state));
     peer->state       = state;
     peer->state_since = now;
     if (state == WGM_PEER_STATE_CONNECTED) {
@@ -106,12 +109,42 @@ wgm_peer_update_state(WgmPeer *peer, gint64 now)
 }
 
 void
-wgm_peer_begin_attempt(WgmPeer *peer, gint64 now)
+wgm_peer_kicked(WgmPeer *peer, gint64 now, gint64 now_mono)
 {
+    peer->last_kick_mono = now_mono;
+    if (peer->state == WGM_PEER_STATE_CONNECTED)
+        return;
     if (peer->attempt_since == 0)
         peer->attempt_since = now;
     peer->attempts++;
     peer->dirty = TRUE;
+}
+
+gint64
+wgm_peer_next_kick(const WgmPeer *peer, gint64 now, gint64 now_mono)
+{
+    gint64 handshake_mono;
+
+    if (!peer->wanted || !peer->has_endpoint)
+        return 0;
+
+    switch (peer->state) {
+    case WGM_PEER_STATE_CONNECTING:
+        if (peer->attempts == 0)
+            return now_mono;
+        return peer->last_kick_mono + WGM_RETRY_CONNECTING_USEC;
+    case WGM_PEER_STATE_CONNECTED:
+        /* Deadlines relative to the handshake, each kicked once. */
+        handshake_mono = now_mono - (now - peer->last_handshake);
+        if (peer->last_kick_mono < handshake_mono + WGM_REFRESH_FIRST_USEC)
+            return handshake_mono + WGM_REFRESH_FIRST_USEC;
+        if (peer->last_kick_mono < handshake_mono + WGM_REFRESH_AFTER_EXPIRY_USEC)
+            return handshake_mono + WGM_REFRESH_AFTER_EXPIRY_USEC;
+        return peer->last_kick_mono + WGM_RETRY_CONNECTING_USEC;
+    case WGM_PEER_STATE_IDLE:
+        break;
+    }
+    return 0;
 }
 
 void
@@ -130,7 +163,8 @@ wgm_peer_update_from_stats(WgmPeer *peer, const WgmPeerStats *stats)
     gboolean changed = FALSE;
 
     if (peer->has_current_endpoint != stats->has_endpoint
-        || (stats->has_endpoint && !wgm_endpoint_equal(&peer->current_endpoint, &stats->endpoint))) {
+        || (stats->has_endpoint
+            && !wgm_endpoint_equal(&peer->current_endpoint, &stats->endpoint))) {
         peer->has_current_endpoint = stats->has_endpoint;
         if (stats->has_endpoint)
             peer->current_endpoint = stats->endpoint;

@@ -15,9 +15,28 @@ typedef enum {
     WGM_PEER_STATE_CONNECTED,
 } WgmPeerState;
 
-/* WireGuard's REJECT_AFTER_TIME: a session older than this carries no data,
- * so a handshake older than this no longer makes a peer Connected. */
-#define WGM_REJECT_AFTER_USEC (180 * G_USEC_PER_SEC)
+/*
+ * Timing, all from WireGuard's own timers (whitepaper, section 6):
+ *
+ * - REJECT_AFTER_TIME (180 s): a session older than this carries no data, so
+ *   an older handshake does not make a peer Connected.  A peer that *is*
+ *   Connected stays so for a margin beyond that, which covers its refresh
+ *   (below) and one slow poll, so an idle eager peer does not flap.
+ * - After a packet is queued without a session, WireGuard retries the
+ *   handshake every REKEY_TIMEOUT (5 s) for REKEY_ATTEMPT_TIME (90 s), then
+ *   drops it.  A Connecting peer is kicked again 90 s after the last kick:
+ *   earlier would only duplicate WireGuard's own retries.
+ * - An initiator re-keys by itself after REKEY_AFTER_TIME (120 s) when it
+ *   sends.  An eager peer without traffic would let its session lapse, so it
+ *   is kicked at 125 s (we initiated the session: a new handshake at once)
+ *   and again at 181 s (we responded: the expired session makes WireGuard
+ *   initiate).
+ */
+#define WGM_REJECT_AFTER_USEC         (180 * G_USEC_PER_SEC)
+#define WGM_STALE_MARGIN_USEC         (15 * G_USEC_PER_SEC)
+#define WGM_RETRY_CONNECTING_USEC     (90 * G_USEC_PER_SEC)
+#define WGM_REFRESH_FIRST_USEC        (125 * G_USEC_PER_SEC)
+#define WGM_REFRESH_AFTER_EXPIRY_USEC (181 * G_USEC_PER_SEC)
 
 typedef struct {
     /* configuration */
@@ -25,7 +44,7 @@ typedef struct {
     char     short_key[WGM_KEY_SHORT_LEN + 1]; /* for "peer[...]" log prefixes */
     char    *public_key_b64;
     char    *name;
-    guint    object_id; /* D-Bus object path suffix: peer.N's N */
+    guint    object_id;     /* D-Bus object path suffix: peer.N's N */
     char    *endpoint_host; /* as configured, NULL if none */
     guint16  endpoint_port;
     GArray  *allowed_ips; /* of WgmIpPrefix */
@@ -35,13 +54,14 @@ typedef struct {
     gboolean lazy;
 
     /* what we want and did */
-    gboolean    wanted;           /* eager, or lazy and woken by traffic */
-    gboolean    has_endpoint;     /* endpoint resolved */
+    gboolean    wanted;       /* eager, or lazy and woken by traffic */
+    gboolean    has_endpoint; /* endpoint resolved */
     WgmEndpoint endpoint;
-    gint64      attempt_since;    /* realtime usec the current attempt began, 0 = none */
-    guint       attempts;         /* handshakes asked for since last connected */
-    gint64      next_retry;       /* realtime usec, 0 = none */
-    gint64      next_kick_mono;   /* monotonic usec of the next scheduled kick, 0 = none */
+    gint64      attempt_since;  /* realtime usec the current attempt began, 0 = none */
+    guint       attempts;       /* handshakes asked for since last connected */
+    gint64      next_retry;     /* realtime usec, 0 = none */
+    gint64      last_kick_mono; /* monotonic usec of the last kick, 0 = never */
+    gint64      next_kick_mono; /* monotonic usec of the next scheduled kick, 0 = none */
     char       *last_error;
 
     /* what WireGuard last reported */
@@ -72,8 +92,14 @@ gboolean wgm_peer_update_from_stats(WgmPeer *peer, const WgmPeerStats *stats);
  * Connected ends the attempt (attempts go back to 0). */
 gboolean wgm_peer_update_state(WgmPeer *peer, gint64 now);
 
-/* The guard asks WireGuard for a handshake at @now. */
-void wgm_peer_begin_attempt(WgmPeer *peer, gint64 now);
+/* WireGuard was asked for a handshake (kicked) at @now / @now_mono: for a
+ * Connecting peer that is one more attempt, for a Connected one a refresh. */
+void wgm_peer_kicked(WgmPeer *peer, gint64 now, gint64 now_mono);
+
+/* When the peer should next be kicked (monotonic usec; at or before
+ * @now_mono means at once), 0 for never: lazy peers that are not woken and
+ * peers without an endpoint are never kicked. */
+gint64 wgm_peer_next_kick(const WgmPeer *peer, gint64 now, gint64 now_mono);
 
 void wgm_peer_set_error(WgmPeer *peer, const char *message);
 
@@ -81,13 +107,13 @@ void wgm_peer_set_error(WgmPeer *peer, const char *message);
 void wgm_peer_fill_update(const WgmPeer *peer, WgmPeerUpdate *update);
 
 /* "peer[AbCdEfGh] " prefix for log lines, plus the name when there is one. */
-#define _wgm_peer_log(level, peer, fmt, ...)                                                   \
-    g_log(G_LOG_DOMAIN,                                                                        \
-          level,                                                                               \
-          "peer[%s%s%s]: " fmt,                                                                \
-          (peer)->short_key,                                                                   \
-          (peer)->name ? " " : "",                                                             \
-          (peer)->name ?: "",                                                                  \
+#define _wgm_peer_log(level, peer, fmt, ...) \
+    g_log(G_LOG_DOMAIN,                      \
+          level,                             \
+          "peer[%s%s%s]: " fmt,              \
+          (peer)->short_key,                 \
+          (peer)->name ? " " : "",           \
+          (peer)->name ?: "",                \
           ##__VA_ARGS__)
 #define wgm_peer_debug(peer, ...)   _wgm_peer_log(G_LOG_LEVEL_DEBUG, peer, __VA_ARGS__)
 #define wgm_peer_info(peer, ...)    _wgm_peer_log(G_LOG_LEVEL_INFO, peer, __VA_ARGS__)

@@ -18,11 +18,11 @@
 struct _WgmPlugin {
     NMVpnServicePlugin parent_instance;
 
-    guint          ifname_hint; /* first N to try for "wgmN" */
-    GCancellable  *cancellable;
-    WgmMesh       *mesh;
+    guint         ifname_hint; /* first N to try for "wgmN" */
+    GCancellable *cancellable;
+    WgmMesh      *mesh;
     WgmDBusExport *export;
-    gulong         failed_id;
+    gulong failed_id;
 
     /* What SetConfig/SetIp4Config/SetIp6Config will say, computed from the
      * profile at Connect (no secrets in here). */
@@ -39,7 +39,7 @@ G_DEFINE_FINAL_TYPE(WgmPlugin, wgm_plugin, NM_TYPE_VPN_SERVICE_PLUGIN)
 /* ---- IP configuration for NetworkManager -------------------------------- */
 
 typedef struct {
-    gboolean has_default;
+    gboolean  has_default;
     GVariant *routes;
 } RouteSet;
 
@@ -49,13 +49,13 @@ typedef struct {
 static void
 collect_routes(const WgmConfig *config, int family, RouteSet *out)
 {
-    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify) g_bytes_unref, NULL);
+    g_autoptr(GHashTable) seen =
+        g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
     GVariantBuilder builder;
 
     out->has_default = FALSE;
     g_variant_builder_init(&builder,
-                           family == AF_INET ? G_VARIANT_TYPE("aau")
-                                             : G_VARIANT_TYPE("a(ayuayu)"));
+                           family == AF_INET ? G_VARIANT_TYPE("aau") : G_VARIANT_TYPE("a(ayuayu)"));
 
     for (guint i = 0; i < config->peers->len; i++) {
         const WgmPeerConfig *pc = config->peers->pdata[i];
@@ -87,9 +87,9 @@ collect_routes(const WgmConfig *config, int family, RouteSet *out)
                     &builder,
                     "(@ayu@ayu)",
                     g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, p->addr.addr, 16, 1),
-                    (guint32) p->plen,
+                    (guint32)p->plen,
                     g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, zero, 16, 1),
-                    (guint32) 0);
+                    (guint32)0);
             }
         }
     }
@@ -118,10 +118,8 @@ build_ip_config(const WgmConfig *config, int family)
             g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, address->addr.addr, 16, 1));
     }
     /* The keys are the same strings for both families. */
-    g_variant_builder_add(&builder,
-                          "{sv}",
-                          NM_VPN_PLUGIN_IP4_CONFIG_PREFIX,
-                          g_variant_new_uint32(address->plen));
+    g_variant_builder_add(
+        &builder, "{sv}", NM_VPN_PLUGIN_IP4_CONFIG_PREFIX, g_variant_new_uint32(address->plen));
 
     collect_routes(config, family, &routes);
     g_variant_builder_add(&builder, "{sv}", NM_VPN_PLUGIN_IP4_CONFIG_ROUTES, routes.routes);
@@ -140,15 +138,15 @@ build_ip_config(const WgmConfig *config, int family)
             g_variant_builder_add(&dns, "u", a->addr4);
         else
             g_variant_builder_add_value(
-                &dns,
-                g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, a->addr, 16, 1));
+                &dns, g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, a->addr, 16, 1));
     }
-    g_variant_builder_add(&builder, "{sv}", NM_VPN_PLUGIN_IP4_CONFIG_DNS, g_variant_builder_end(&dns));
+    g_variant_builder_add(
+        &builder, "{sv}", NM_VPN_PLUGIN_IP4_CONFIG_DNS, g_variant_builder_end(&dns));
     if (config->dns_search[0]) {
         g_variant_builder_add(&builder,
                               "{sv}",
                               NM_VPN_PLUGIN_IP4_CONFIG_DOMAINS,
-                              g_variant_new_strv((const char *const *) config->dns_search, -1));
+                              g_variant_new_strv((const char *const *)config->dns_search, -1));
     }
     return g_variant_ref_sink(g_variant_builder_end(&builder));
 }
@@ -159,10 +157,11 @@ build_generic_config(WgmPlugin *self, const WgmIpAddr *gateway)
     GVariantBuilder builder;
 
     g_variant_builder_init(&builder, G_VARIANT_TYPE_VARDICT);
-    g_variant_builder_add(&builder,
-                          "{sv}",
-                          NM_VPN_PLUGIN_CONFIG_TUNDEV,
-                          g_variant_new_string(wgm_backend_get_ifname(wgm_mesh_get_backend(self->mesh))));
+    g_variant_builder_add(
+        &builder,
+        "{sv}",
+        NM_VPN_PLUGIN_CONFIG_TUNDEV,
+        g_variant_new_string(wgm_backend_get_ifname(wgm_mesh_get_backend(self->mesh))));
     /* NetworkManager 1.42 refuses a config without an external gateway; it
      * pins a host route to it through the underlay. */
     if (gateway->family == AF_INET)
@@ -171,12 +170,12 @@ build_generic_config(WgmPlugin *self, const WgmIpAddr *gateway)
                               NM_VPN_PLUGIN_CONFIG_EXT_GATEWAY,
                               g_variant_new_uint32(gateway->addr4));
     else
-        g_variant_builder_add(
-            &builder,
-            "{sv}",
-            NM_VPN_PLUGIN_CONFIG_EXT_GATEWAY,
-            g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, gateway->addr, 16, 1));
-    g_variant_builder_add(&builder, "{sv}", NM_VPN_PLUGIN_CONFIG_MTU, g_variant_new_uint32(self->mtu));
+        g_variant_builder_add(&builder,
+                              "{sv}",
+                              NM_VPN_PLUGIN_CONFIG_EXT_GATEWAY,
+                              g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, gateway->addr, 16, 1));
+    g_variant_builder_add(
+        &builder, "{sv}", NM_VPN_PLUGIN_CONFIG_MTU, g_variant_new_uint32(self->mtu));
     g_variant_builder_add(&builder,
                           "{sv}",
                           NM_VPN_PLUGIN_CONFIG_HAS_IP4,
@@ -212,16 +211,17 @@ static void
 mesh_failed_cb(WgmMesh *mesh, const GError *error, WgmPlugin *self)
 {
     g_warning("the mesh failed: %s", error->message);
-    nm_vpn_service_plugin_failure(NM_VPN_SERVICE_PLUGIN(self), NM_VPN_PLUGIN_FAILURE_CONNECT_FAILED);
+    nm_vpn_service_plugin_failure(NM_VPN_SERVICE_PLUGIN(self),
+                                  NM_VPN_PLUGIN_FAILURE_CONNECT_FAILED);
 }
 
 static void
 mesh_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    WgmPlugin        *self  = user_data;
+    WgmPlugin *self         = user_data;
     g_autoptr(GError) error = NULL;
-    WgmIpAddr         gateway;
-    char              buf[WGM_IP_STRLEN];
+    WgmIpAddr gateway;
+    char      buf[WGM_IP_STRLEN];
 
     if (!wgm_mesh_start_finish(WGM_MESH(source), result, &error)) {
         if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
@@ -238,7 +238,8 @@ mesh_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
     }
 
     if (!wgm_mesh_get_gateway(self->mesh, &gateway)) {
-        g_warning("no peer endpoint could be resolved; NetworkManager needs one as the VPN gateway");
+        g_warning(
+            "no peer endpoint could be resolved; NetworkManager needs one as the VPN gateway");
         nm_vpn_service_plugin_failure(NM_VPN_SERVICE_PLUGIN(self),
                                       NM_VPN_PLUGIN_FAILURE_CONNECT_FAILED);
         g_object_unref(self);
@@ -278,23 +279,23 @@ pick_ifname(WgmPlugin *self)
 static gboolean
 real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **error)
 {
-    WgmPlugin            *self = WGM_PLUGIN(plugin);
-    NMSettingVpn         *s_vpn;
-    g_autoptr(WgmConfig)  config  = NULL;
+    WgmPlugin    *self = WGM_PLUGIN(plugin);
+    NMSettingVpn *s_vpn;
+    g_autoptr(WgmConfig) config   = NULL;
     g_autoptr(WgmBackend) backend = NULL;
-    g_autofree char      *ifname  = NULL;
-    gboolean              has_endpoint = FALSE;
+    g_autofree char *ifname       = NULL;
+    gboolean         has_endpoint = FALSE;
 
     s_vpn = nm_connection_get_setting_vpn(connection);
     if (!s_vpn) {
-        g_set_error(error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "the connection has no vpn setting");
+        g_set_error(
+            error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "the connection has no vpn setting");
         return FALSE;
     }
     config = wgm_config_new_from_setting(s_vpn, error);
     if (!config) {
-        g_warning("refusing connection \"%s\": %s",
-                  nm_connection_get_id(connection),
-                  (*error)->message);
+        g_warning(
+            "refusing connection \"%s\": %s", nm_connection_get_id(connection), (*error)->message);
         return FALSE;
     }
     if (config->backend == WGM_BACKEND_KIND_KERNEL) {
@@ -306,7 +307,7 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
         return FALSE;
     }
     for (guint i = 0; i < config->peers->len && !has_endpoint; i++)
-        has_endpoint = ((WgmPeerConfig *) config->peers->pdata[i])->endpoint_host != NULL;
+        has_endpoint = ((WgmPeerConfig *)config->peers->pdata[i])->endpoint_host != NULL;
     if (!has_endpoint) {
         g_set_error(error,
                     WGM_ERROR,
@@ -318,8 +319,8 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
 
     teardown(self);
 
-    ifname  = pick_ifname(self);
-    backend = wgm_backend_uapi_new(ifname, NULL);
+    ifname     = pick_ifname(self);
+    backend    = wgm_backend_uapi_new(ifname, NULL);
     self->mesh = wgm_mesh_new(backend, config);
     self->mtu  = config->mtu;
     if (config->has_address4)
@@ -327,7 +328,8 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
     if (config->has_address6)
         self->ip6_config = build_ip_config(config, AF_INET6);
 
-    self->export = wgm_dbus_export_new(nm_vpn_service_plugin_get_connection(plugin), self->mesh, error);
+    self->export =
+        wgm_dbus_export_new(nm_vpn_service_plugin_get_connection(plugin), self->mesh, error);
     if (!self->export) {
         teardown(self);
         return FALSE;
@@ -350,12 +352,13 @@ real_need_secrets(NMVpnServicePlugin *plugin,
                   const char        **setting_name,
                   GError            **error)
 {
-    NMSettingVpn    *s_vpn = nm_connection_get_setting_vpn(connection);
-    g_auto(GStrv)    missing = NULL;
-    g_autofree char *list    = NULL;
+    NMSettingVpn *s_vpn   = nm_connection_get_setting_vpn(connection);
+    g_auto(GStrv) missing = NULL;
+    g_autofree char *list = NULL;
 
     if (!s_vpn) {
-        g_set_error(error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "the connection has no vpn setting");
+        g_set_error(
+            error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "the connection has no vpn setting");
         return FALSE;
     }
     missing = wgm_config_need_secrets(s_vpn);
@@ -401,7 +404,7 @@ wgm_plugin_new(const char *bus_name, gboolean watch_peer, GError **error)
     /* NetworkManager names the N-th concurrent connection "<service>.Connection_N". */
     suffix = strstr(bus_name, ".Connection_");
     if (suffix)
-        self->ifname_hint = (guint) g_ascii_strtoull(suffix + strlen(".Connection_"), NULL, 10);
+        self->ifname_hint = (guint)g_ascii_strtoull(suffix + strlen(".Connection_"), NULL, 10);
     return self;
 }
 
@@ -414,7 +417,7 @@ wgm_plugin_shutdown(WgmPlugin *self)
 void
 wgm_plugin_wait_stopped(WgmPlugin *self, guint timeout_ms)
 {
-    gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 
     for (guint i = 0; i < self->stopping->len; i++) {
         gint64 left = deadline - g_get_monotonic_time();

@@ -34,23 +34,32 @@ typedef struct {
 } Fixture;
 
 static const char *const good_data[] = {
-    "address",          "10.77.0.1/24, fd77::1/64",
-    "listen-port",      "51820",
-    "dns",              "10.77.0.53",
-    "dns-search",       "mesh.test",
-    "peer.1.public-key", PUB1,
-    "peer.1.endpoint",  "10.200.1.2:51820",
-    "peer.1.allowed-ips", "10.77.0.2/32, 10.99.0.0/16",
-    "peer.1.name",      "one",
-    "peer.2.public-key", PUB2,
-    "peer.2.endpoint",  "10.200.2.2:51820",
-    "peer.2.allowed-ips", "10.77.0.3/32, fd77::3/128",
+    "address",
+    "10.77.0.1/24, fd77::1/64",
+    "listen-port",
+    "51820",
+    "dns",
+    "10.77.0.53",
+    "dns-search",
+    "mesh.test",
+    "peer.1.public-key",
+    PUB1,
+    "peer.1.endpoint",
+    "10.200.1.2:51820",
+    "peer.1.allowed-ips",
+    "10.77.0.2/32, 10.99.0.0/16",
+    "peer.1.name",
+    "one",
+    "peer.2.public-key",
+    PUB2,
+    "peer.2.endpoint",
+    "10.200.2.2:51820",
+    "peer.2.allowed-ips",
+    "10.77.0.3/32, fd77::3/128",
     NULL,
 };
 static const char *const good_secrets[] = {
-    "private-key",          PRIV,
-    "peer.2.preshared-key", PSK,
-    NULL,
+    "private-key", PRIV, "peer.2.preshared-key", PSK, NULL,
 };
 
 static void
@@ -95,51 +104,50 @@ with_override(const char *key, const char *value, gboolean secret)
 {
     g_autoptr(GPtrArray) data    = g_ptr_array_new();
     g_autoptr(GPtrArray) secrets = g_ptr_array_new();
-    gboolean             done    = FALSE;
+    gboolean done                = FALSE;
 
     for (guint i = 0; good_data[i]; i += 2) {
         if (!secret && g_str_equal(good_data[i], key)) {
             done = TRUE;
             if (!value)
                 continue;
-            g_ptr_array_add(data, (char *) key);
-            g_ptr_array_add(data, (char *) value);
+            g_ptr_array_add(data, (char *)key);
+            g_ptr_array_add(data, (char *)value);
             continue;
         }
-        g_ptr_array_add(data, (char *) good_data[i]);
-        g_ptr_array_add(data, (char *) good_data[i + 1]);
+        g_ptr_array_add(data, (char *)good_data[i]);
+        g_ptr_array_add(data, (char *)good_data[i + 1]);
     }
     for (guint i = 0; good_secrets[i]; i += 2) {
         if (secret && g_str_equal(good_secrets[i], key)) {
             done = TRUE;
             if (!value)
                 continue;
-            g_ptr_array_add(secrets, (char *) key);
-            g_ptr_array_add(secrets, (char *) value);
+            g_ptr_array_add(secrets, (char *)key);
+            g_ptr_array_add(secrets, (char *)value);
             continue;
         }
-        g_ptr_array_add(secrets, (char *) good_secrets[i]);
-        g_ptr_array_add(secrets, (char *) good_secrets[i + 1]);
+        g_ptr_array_add(secrets, (char *)good_secrets[i]);
+        g_ptr_array_add(secrets, (char *)good_secrets[i + 1]);
     }
     if (!done && value) {
-        g_ptr_array_add(secret ? secrets : data, (char *) key);
-        g_ptr_array_add(secret ? secrets : data, (char *) value);
+        g_ptr_array_add(secret ? secrets : data, (char *)key);
+        g_ptr_array_add(secret ? secrets : data, (char *)value);
     }
     g_ptr_array_add(data, NULL);
     g_ptr_array_add(secrets, NULL);
-    return wgm_test_vpn_connection_new("bad",
-                                       (const char *const *) data->pdata,
-                                       (const char *const *) secrets->pdata);
+    return wgm_test_vpn_connection_new(
+        "bad", (const char *const *)data->pdata, (const char *const *)secrets->pdata);
 }
 
 static void
 test_need_secrets(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GError)   error    = NULL;
+    g_autoptr(GError) error      = NULL;
     g_autoptr(GVariant) complete = with_override("listen-port", "51820", FALSE);
     g_autoptr(GVariant) missing  = with_override("private-key", NULL, TRUE);
-    g_autofree char    *name     = NULL;
-    g_autofree char    *log      = NULL;
+    g_autofree char *name        = NULL;
+    g_autofree char *log         = NULL;
 
     start_service(f, NULL, TRUE);
 
@@ -178,10 +186,10 @@ static const struct {
 static void
 test_bad_settings(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GVariant) good  = with_override("listen-port", "51820", FALSE);
-    g_autoptr(GError)   error = NULL;
-    g_autofree char    *log   = NULL;
-    g_autofree char    *name  = NULL;
+    g_autoptr(GVariant) good = with_override("listen-port", "51820", FALSE);
+    g_autoptr(GError) error  = NULL;
+    g_autofree char *log     = NULL;
+    g_autofree char *name    = NULL;
 
     start_service(f, NULL, TRUE);
 
@@ -227,9 +235,9 @@ test_bad_settings(Fixture *f, gconstpointer data)
 static void
 test_bad_settings_exits_cleanly(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GVariant) conn  = with_override("peer.1.allowed-ips", "10.77.0.2/33", FALSE);
-    g_autoptr(GError)   error = NULL;
-    int                 status;
+    g_autoptr(GVariant) conn = with_override("peer.1.allowed-ips", "10.77.0.2/33", FALSE);
+    g_autoptr(GError) error  = NULL;
+    int status;
 
     start_service(f, NULL, FALSE);
     g_assert_false(wgm_test_vpn_connect(f->vpn, conn, &error));
@@ -243,7 +251,7 @@ test_bad_settings_exits_cleanly(Fixture *f, gconstpointer data)
 static void
 test_bad_call(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GError)   error = NULL;
+    g_autoptr(GError) error   = NULL;
     g_autoptr(GVariant) reply = NULL;
 
     start_service(f, NULL, TRUE);
@@ -266,13 +274,16 @@ test_bad_call(Fixture *f, gconstpointer data)
 
     /* A connection without a vpn setting. */
     {
-        g_autoptr(NMConnection) c     = nm_simple_connection_new();
-        NMSetting              *s_con = nm_setting_connection_new();
+        g_autoptr(NMConnection) c = nm_simple_connection_new();
+        NMSetting *s_con          = nm_setting_connection_new();
 
         g_object_set(s_con,
-                     NM_SETTING_CONNECTION_ID, "no-vpn",
-                     NM_SETTING_CONNECTION_UUID, "8a7b0f0e-1111-4222-8333-444455556666",
-                     NM_SETTING_CONNECTION_TYPE, "vpn",
+                     NM_SETTING_CONNECTION_ID,
+                     "no-vpn",
+                     NM_SETTING_CONNECTION_UUID,
+                     "8a7b0f0e-1111-4222-8333-444455556666",
+                     NM_SETTING_CONNECTION_TYPE,
+                     "vpn",
                      NULL);
         nm_connection_add_setting(c, s_con);
         g_autoptr(GVariant) dict = NULL;
@@ -317,25 +328,25 @@ routes4_contain(GVariant *routes, const char *dest, guint32 plen)
 static void
 test_connect_and_export(Fixture *f, gconstpointer data)
 {
-    WgmTestNet           *net;
-    g_autoptr(GError)     error   = NULL;
-    g_autoptr(GVariant)   conn    = with_override("listen-port", "51820", FALSE);
-    g_autoptr(GVariant)   config  = NULL;
-    g_autoptr(GVariant)   ip4cfg  = NULL;
-    g_autoptr(GVariant)   ip6cfg  = NULL;
-    g_autoptr(GVariant)   dict    = NULL;
-    g_autoptr(GVariant)   routes  = NULL;
-    g_autoptr(GVariant)   objects = NULL;
-    g_autoptr(GVariant)   mesh    = NULL;
-    g_autoptr(GHashTable) peers   = NULL;
-    g_auto(GStrv)         wrap    = NULL;
-    g_autofree char      *dump    = NULL;
-    g_autofree char      *log     = NULL;
-    g_autofree char      *out     = NULL;
-    GVariant             *p;
-    const char           *s;
-    guint32               u;
-    gboolean              b;
+    WgmTestNet *net;
+    g_autoptr(GError) error     = NULL;
+    g_autoptr(GVariant) conn    = with_override("listen-port", "51820", FALSE);
+    g_autoptr(GVariant) config  = NULL;
+    g_autoptr(GVariant) ip4cfg  = NULL;
+    g_autoptr(GVariant) ip6cfg  = NULL;
+    g_autoptr(GVariant) dict    = NULL;
+    g_autoptr(GVariant) routes  = NULL;
+    g_autoptr(GVariant) objects = NULL;
+    g_autoptr(GVariant) mesh    = NULL;
+    g_autoptr(GHashTable) peers = NULL;
+    g_auto(GStrv) wrap          = NULL;
+    g_autofree char *dump       = NULL;
+    g_autofree char *log        = NULL;
+    g_autofree char *out        = NULL;
+    GVariant        *p;
+    const char      *s;
+    guint32          u;
+    gboolean         b;
 
     WGM_TEST_REQUIRE_ROOT();
 
@@ -344,7 +355,7 @@ test_connect_and_export(Fixture *f, gconstpointer data)
     net = f->net = wgm_test_net_new(0, &error);
     g_assert_no_error(error);
     wrap = wgm_test_net_wrap_argv(net, wgm_test_net_get_svc_ns(net));
-    start_service(f, (const char *const *) wrap, TRUE);
+    start_service(f, (const char *const *)wrap, TRUE);
 
     wgm_test_vpn_connect(f->vpn, conn, &error);
     g_assert_no_error(error);
@@ -427,7 +438,7 @@ test_connect_and_export(Fixture *f, gconstpointer data)
         g_autofree const char **ips = NULL;
 
         g_assert_true(g_variant_lookup(p, "AllowedIPs", "^a&s", &ips));
-        g_assert_cmpuint(g_strv_length((char **) ips), ==, 2);
+        g_assert_cmpuint(g_strv_length((char **)ips), ==, 2);
         g_assert_cmpstr(ips[0], ==, "10.77.0.3/32");
         g_assert_cmpstr(ips[1], ==, "fd77::3/128");
     }
@@ -437,7 +448,8 @@ test_connect_and_export(Fixture *f, gconstpointer data)
     assert_no_secret(dump);
 
     /* WireGuard has what the profile said (wg reads the service's own /run). */
-    g_assert_true(wgm_test_net_exec_in_service(net, wgm_test_service_get_pid(f->service), &out, &error, "wg show wgm0 dump"));
+    g_assert_true(wgm_test_net_exec_in_service(
+        net, wgm_test_service_get_pid(f->service), &out, &error, "wg show wgm0 dump"));
     g_assert_no_error(error);
     g_assert_nonnull(strstr(out, PUB1));
     g_assert_nonnull(strstr(out, "10.200.2.2:51820"));

@@ -15,7 +15,7 @@
 #include "wgm-test-netns.h"
 #include "wgm-test-vpn.h"
 
-#define BUS_NAME "org.freedesktop.NetworkManager.wgmesh"
+#define BUS_NAME      "org.freedesktop.NetworkManager.wgmesh"
 #define STATE_STARTED 4
 #define STATE_STOPPED 6
 
@@ -40,7 +40,7 @@ fixture_setup(Fixture *f, gconstpointer data)
     f->bus = wgm_test_bus_new(&error);
     g_assert_no_error(error);
     wrap       = wgm_test_net_wrap_argv(f->net, wgm_test_net_get_svc_ns(f->net));
-    f->service = wgm_test_service_spawn(f->bus, (const char *const *) wrap, BUS_NAME, TRUE, &error);
+    f->service = wgm_test_service_spawn(f->bus, (const char *const *)wrap, BUS_NAME, TRUE, &error);
     g_assert_no_error(error);
     f->vpn = wgm_test_vpn_new(wgm_test_bus_get_address(f->bus), BUS_NAME);
 }
@@ -61,8 +61,8 @@ static GVariant *
 mesh_connection(WgmTestNet *net, guint n_extra)
 {
     g_autoptr(GPtrArray) data = g_ptr_array_new_with_free_func(g_free);
-    const char          *secrets[] = { "private-key", wgm_test_net_get_svc_private_key(net), NULL };
-    guint                n         = wgm_test_net_get_n_peers(net);
+    const char *secrets[]     = { "private-key", wgm_test_net_get_svc_private_key(net), NULL };
+    guint       n             = wgm_test_net_get_n_peers(net);
 
     g_ptr_array_add(data, g_strdup("address"));
     g_ptr_array_add(data, g_strdup("10.77.0.1/24"));
@@ -93,7 +93,7 @@ mesh_connection(WgmTestNet *net, guint n_extra)
         g_ptr_array_add(data, g_strdup_printf("10.%u.%u.0/24", 100 + i / 256, i % 256));
     }
     g_ptr_array_add(data, NULL);
-    return wgm_test_vpn_connection_new("mesh", (const char *const *) data->pdata, secrets);
+    return wgm_test_vpn_connection_new("mesh", (const char *const *)data->pdata, secrets);
 }
 
 /* What NetworkManager does with Config + Ip4Config for a tun device. */
@@ -103,13 +103,13 @@ apply_ip4_config_like_nm(Fixture *f, GVariant *config, GVariant *ip4)
     g_autoptr(GVariant) cfg    = g_variant_get_child_value(config, 0);
     g_autoptr(GVariant) dict   = g_variant_get_child_value(ip4, 0);
     g_autoptr(GVariant) routes = NULL;
-    g_autoptr(GError)   error  = NULL;
-    g_autoptr(GString)  script = g_string_new(NULL);
-    const char         *tundev;
-    guint32             addr, prefix, mtu;
-    char                buf[INET_ADDRSTRLEN];
-    GVariantIter        iter;
-    GVariant           *route;
+    g_autoptr(GError) error    = NULL;
+    g_autoptr(GString) script  = g_string_new(NULL);
+    const char  *tundev;
+    guint32      addr, prefix, mtu;
+    char         buf[INET_ADDRSTRLEN];
+    GVariantIter iter;
+    GVariant    *route;
 
     g_assert_true(g_variant_lookup(cfg, "tundev", "&s", &tundev));
     g_assert_true(g_variant_lookup(cfg, "mtu", "u", &mtu));
@@ -136,17 +136,18 @@ apply_ip4_config_like_nm(Fixture *f, GVariant *config, GVariant *ip4)
                                tundev);
         g_variant_unref(route);
     }
-    g_assert_true(wgm_test_net_exec(f->net, wgm_test_net_get_svc_ns(f->net), NULL, &error, "%s", script->str));
+    g_assert_true(wgm_test_net_exec(
+        f->net, wgm_test_net_get_svc_ns(f->net), NULL, &error, "%s", script->str));
     g_assert_no_error(error);
 }
 
 static void
 bring_up(Fixture *f, GVariant *connection, gint64 *out_config_usec)
 {
-    g_autoptr(GError)   error  = NULL;
+    g_autoptr(GError) error    = NULL;
     g_autoptr(GVariant) config = NULL;
     g_autoptr(GVariant) ip4    = NULL;
-    gint64              t0     = g_get_monotonic_time();
+    gint64 t0                  = g_get_monotonic_time();
 
     g_assert_true(wgm_test_vpn_connect(f->vpn, connection, &error));
     g_assert_no_error(error);
@@ -164,7 +165,7 @@ static void
 tear_down_and_check(Fixture *f)
 {
     g_autoptr(GError) error = NULL;
-    const char       *svc   = wgm_test_net_get_svc_ns(f->net);
+    const char *svc         = wgm_test_net_get_svc_ns(f->net);
 
     g_assert_true(wgm_test_vpn_disconnect(f->vpn, &error));
     g_assert_no_error(error);
@@ -192,15 +193,15 @@ peer_u64(GHashTable *peers, const char *key, const char *prop)
 static void
 test_three_peers(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GVariant)   conn   = NULL;
+    g_autoptr(GVariant) conn     = NULL;
     g_autoptr(GHashTable) before = NULL;
     g_autoptr(GHashTable) after  = NULL;
-    g_autoptr(GVariant)   mesh   = NULL;
-    g_autoptr(GError)     error  = NULL;
-    g_autofree char      *log    = NULL;
-    guint                 n;
-    guint                 u;
-    gint64                t0;
+    g_autoptr(GVariant) mesh     = NULL;
+    g_autoptr(GError) error      = NULL;
+    g_autofree char *log         = NULL;
+    guint            n;
+    guint            u;
+    gint64           t0;
 
     if (!f->net)
         return; /* skipped */
@@ -284,14 +285,14 @@ test_three_peers(Fixture *f, gconstpointer data)
 static void
 test_scale_1000(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GVariant)   conn  = NULL;
+    g_autoptr(GVariant) conn    = NULL;
     g_autoptr(GHashTable) peers = NULL;
-    g_autoptr(GError)     error = NULL;
-    g_autofree char      *out   = NULL;
-    g_autofree char      *log   = NULL;
-    const char           *line;
-    gint64                config_usec;
-    guint                 count = 0;
+    g_autoptr(GError) error     = NULL;
+    g_autofree char *out        = NULL;
+    g_autofree char *log        = NULL;
+    const char      *line;
+    gint64           config_usec;
+    guint            count = 0;
 
     if (!f->net)
         return;
@@ -302,11 +303,8 @@ test_scale_1000(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     g_assert_cmpuint(g_hash_table_size(peers), ==, 1000);
 
-    g_assert_true(wgm_test_net_exec_in_service(f->net,
-                                               wgm_test_service_get_pid(f->service),
-                                               &out,
-                                               &error,
-                                               "wg show wgm0 peers"));
+    g_assert_true(wgm_test_net_exec_in_service(
+        f->net, wgm_test_service_get_pid(f->service), &out, &error, "wg show wgm0 peers"));
     g_assert_no_error(error);
     for (const char *p = out; *p; p++)
         count += *p == '\n';
@@ -318,7 +316,7 @@ test_scale_1000(Fixture *f, gconstpointer data)
 
         for (gint64 deadline = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;;) {
             g_autoptr(GHashTable) now = wgm_test_vpn_get_peers(f->vpn, NULL);
-            const char           *s   = NULL;
+            const char *s             = NULL;
 
             if (now && g_variant_lookup(g_hash_table_lookup(now, key), "State", "&s", &s)
                 && g_str_equal(s, "connected"))
@@ -338,7 +336,7 @@ test_scale_1000(Fixture *f, gconstpointer data)
     g_assert_nonnull(line);
     g_test_message("Connect -> Config with 1,000 peers: %.0f ms; service: %.*s",
                    config_usec / 1000.0,
-                   (int) (strchr(line, '\n') - line),
+                   (int)(strchr(line, '\n') - line),
                    line);
     g_assert_null(strstr(log, "applied 1 peers"));
 
@@ -351,14 +349,14 @@ test_scale_1000(Fixture *f, gconstpointer data)
 static void
 test_wireguard_go_crash(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GVariant) conn     = NULL;
-    g_autoptr(GVariant) failure  = NULL;
-    g_autoptr(GError)   error    = NULL;
-    g_autofree char    *children = NULL;
-    g_autofree char    *path     = NULL;
-    g_autofree char    *log      = NULL;
-    const char         *svc;
-    GPid                wg_pid;
+    g_autoptr(GVariant) conn    = NULL;
+    g_autoptr(GVariant) failure = NULL;
+    g_autoptr(GError) error     = NULL;
+    g_autofree char *children   = NULL;
+    g_autofree char *path       = NULL;
+    g_autofree char *log        = NULL;
+    const char      *svc;
+    GPid             wg_pid;
 
     if (!f->net)
         return;
@@ -372,7 +370,7 @@ test_wireguard_go_crash(Fixture *f, gconstpointer data)
                            wgm_test_service_get_pid(f->service),
                            wgm_test_service_get_pid(f->service));
     g_assert_true(g_file_get_contents(path, &children, NULL, &error));
-    wg_pid = (GPid) g_ascii_strtoll(children, NULL, 10);
+    wg_pid = (GPid)g_ascii_strtoll(children, NULL, 10);
     g_assert_cmpint(wg_pid, >, 0);
     g_assert_cmpint(kill(wg_pid, SIGKILL), ==, 0);
 

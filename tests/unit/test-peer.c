@@ -90,8 +90,8 @@ test_handshake_after_attempt_connects(Fixture *f, gconstpointer data)
     WgmPeer     *peer = wgm_peer_new(&f->config, &f->pc, T0);
     WgmPeerStats s;
 
-    wgm_peer_begin_attempt(peer, T0);
-    wgm_peer_begin_attempt(peer, T0 + 90 * SEC); /* a retry keeps the attempt's start */
+    wgm_peer_kicked(peer, T0, 1 * SEC);
+    wgm_peer_kicked(peer, T0 + 90 * SEC, 91 * SEC); /* a retry keeps the attempt's start */
     g_assert_cmpuint(peer->attempts, ==, 2);
     g_assert_cmpint(peer->attempt_since, ==, T0);
 
@@ -127,7 +127,7 @@ test_old_handshake_does_not_count(Fixture *f, gconstpointer data)
     /* A handshake that predates the current attempt is what the attempt
      * replaces (a peer that went silent): not Connected. */
     wgm_peer_update_from_stats(peer, &s);
-    wgm_peer_begin_attempt(peer, T0 + 20 * SEC);
+    wgm_peer_kicked(peer, T0 + 20 * SEC, 21 * SEC);
     g_assert_cmpint(wgm_peer_derive_state(peer, T0 + 21 * SEC), ==, WGM_PEER_STATE_CONNECTING);
 
     s = stats_with_handshake(peer, T0 + 20 * SEC);
@@ -143,18 +143,80 @@ test_handshake_expires(Fixture *f, gconstpointer data)
     WgmPeerStats s    = stats_with_handshake(peer, T0);
     WgmPeerState expired =
         f->config.lazy_connections ? WGM_PEER_STATE_IDLE : WGM_PEER_STATE_CONNECTING;
+    gint64 stale = T0 + WGM_REJECT_AFTER_USEC + WGM_STALE_MARGIN_USEC;
 
+    /* Not yet Connected: a handshake past WireGuard's reject-after time does
+     * not make it so. */
     wgm_peer_update_from_stats(peer, &s);
+    g_assert_cmpint(wgm_peer_derive_state(peer, T0 + WGM_REJECT_AFTER_USEC), ==, peer->state);
+
     g_assert_true(wgm_peer_update_state(peer, T0 + 1));
     g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTED);
 
-    /* Just inside WireGuard's reject-after time, and just past it. */
-    g_assert_cmpint(
-        wgm_peer_derive_state(peer, T0 + WGM_REJECT_AFTER_USEC - 1), ==, WGM_PEER_STATE_CONNECTED);
-    g_assert_cmpint(wgm_peer_derive_state(peer, T0 + WGM_REJECT_AFTER_USEC), ==, expired);
-    g_assert_true(wgm_peer_update_state(peer, T0 + WGM_REJECT_AFTER_USEC));
+    /* Connected stays so for the margin past reject-after (its refresh is
+     * under way), then ends. */
+    g_assert_cmpint(wgm_peer_derive_state(peer, stale - 1), ==, WGM_PEER_STATE_CONNECTED);
+    g_assert_cmpint(wgm_peer_derive_state(peer, stale), ==, expired);
+    g_assert_true(wgm_peer_update_state(peer, stale));
     g_assert_cmpint(peer->state, ==, expired);
-    g_assert_cmpint(peer->state_since, ==, T0 + WGM_REJECT_AFTER_USEC);
+    g_assert_cmpint(peer->state_since, ==, stale);
+    wgm_peer_free(peer);
+}
+
+/* The guard's schedule, with a monotonic clock M next to the real one. */
+#define M0 ((gint64)1000 * SEC)
+
+static void
+test_next_kick(Fixture *f, gconstpointer data)
+{
+    WgmPeer     *peer = wgm_peer_new(&f->config, &f->pc, T0);
+    WgmPeerStats s;
+
+    /* No endpoint: nothing to kick. */
+    g_assert_cmpint(wgm_peer_next_kick(peer, T0, M0), ==, 0);
+    peer->has_endpoint = TRUE;
+    g_assert_true(wgm_endpoint_parse("10.200.1.2:51820", &peer->endpoint, NULL));
+
+    /* Connecting, never tried: at once; then again 90 s after each kick,
+     * however often it is asked (polls must not push it back). */
+    g_assert_cmpint(wgm_peer_next_kick(peer, T0, M0), ==, M0);
+    wgm_peer_kicked(peer, T0, M0);
+    g_assert_cmpint(
+        wgm_peer_next_kick(peer, T0 + 1 * SEC, M0 + 1 * SEC), ==, M0 + WGM_RETRY_CONNECTING_USEC);
+    g_assert_cmpint(
+        wgm_peer_next_kick(peer, T0 + 60 * SEC, M0 + 60 * SEC), ==, M0 + WGM_RETRY_CONNECTING_USEC);
+
+    /* Connected at T0+2: refresh at 125 s, then (if nothing new) at 181 s,
+     * then every 90 s; a refresh is not an attempt. */
+    s = stats_with_handshake(peer, T0 + 2 * SEC);
+    wgm_peer_update_from_stats(peer, &s);
+    g_assert_true(wgm_peer_update_state(peer, T0 + 3 * SEC));
+    g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTED);
+    g_assert_cmpint(wgm_peer_next_kick(peer, T0 + 3 * SEC, M0 + 3 * SEC),
+                    ==,
+                    M0 + 2 * SEC + WGM_REFRESH_FIRST_USEC);
+    wgm_peer_kicked(peer, T0 + 127 * SEC, M0 + 127 * SEC);
+    g_assert_cmpuint(peer->attempts, ==, 0);
+    g_assert_cmpint(peer->attempt_since, ==, 0);
+    g_assert_cmpint(wgm_peer_next_kick(peer, T0 + 128 * SEC, M0 + 128 * SEC),
+                    ==,
+                    M0 + 2 * SEC + WGM_REFRESH_AFTER_EXPIRY_USEC);
+    wgm_peer_kicked(peer, T0 + 183 * SEC, M0 + 183 * SEC);
+    g_assert_cmpint(wgm_peer_next_kick(peer, T0 + 184 * SEC, M0 + 184 * SEC),
+                    ==,
+                    M0 + 183 * SEC + WGM_RETRY_CONNECTING_USEC);
+    g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTED); /* derived state unchanged */
+
+    /* A new handshake starts the refresh schedule over. */
+    s = stats_with_handshake(peer, T0 + 184 * SEC);
+    wgm_peer_update_from_stats(peer, &s);
+    g_assert_cmpint(wgm_peer_next_kick(peer, T0 + 185 * SEC, M0 + 185 * SEC),
+                    ==,
+                    M0 + 184 * SEC + WGM_REFRESH_FIRST_USEC);
+
+    /* Lazy and not woken: never kicked. */
+    peer->wanted = FALSE;
+    g_assert_cmpint(wgm_peer_next_kick(peer, T0 + 185 * SEC, M0 + 185 * SEC), ==, 0);
     wgm_peer_free(peer);
 }
 
@@ -251,6 +313,7 @@ main(int argc, char *argv[])
     ADD("/peer/lazy/expires", test_handshake_expires, TRUE);
     ADD("/peer/eager/never", test_never_handshaken, FALSE);
     ADD("/peer/lazy/never", test_never_handshaken, TRUE);
+    ADD("/peer/eager/next-kick", test_next_kick, FALSE);
     ADD("/peer/stats", test_endpoint_and_counters, FALSE);
     ADD("/peer/error-and-strings", test_error_and_strings, FALSE);
     ADD("/peer/fill-update", test_fill_update, FALSE);
