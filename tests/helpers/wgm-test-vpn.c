@@ -13,6 +13,7 @@ struct _WgmTestVpn {
     GDBusConnection *connection;
     char            *bus_name;
     guint            subscription;
+    guint            props_subscription;
     GQueue           signals; /* of Signal* */
 };
 
@@ -41,7 +42,11 @@ on_signal(GDBusConnection *connection,
     WgmTestVpn *vpn = user_data;
     Signal     *s   = g_new0(Signal, 1);
 
-    s->name   = g_strdup(name);
+    /* Property changes are told apart by the object they come from. */
+    if (g_str_equal(name, "PropertiesChanged"))
+        s->name = g_strconcat(name, ":", path, NULL);
+    else
+        s->name = g_strdup(name);
     s->params = g_variant_ref(params);
     g_queue_push_tail(&vpn->signals, s);
 }
@@ -71,6 +76,17 @@ wgm_test_vpn_new(const char *bus_address, const char *bus_name)
                                                            on_signal,
                                                            vpn,
                                                            NULL);
+    vpn->props_subscription =
+        g_dbus_connection_signal_subscribe(vpn->connection,
+                                           NULL,
+                                           "org.freedesktop.DBus.Properties",
+                                           "PropertiesChanged",
+                                           NULL,
+                                           "org.freedesktop.NetworkManager.wgmesh.Peer",
+                                           G_DBUS_SIGNAL_FLAGS_NONE,
+                                           on_signal,
+                                           vpn,
+                                           NULL);
     g_queue_init(&vpn->signals);
     return vpn;
 }
@@ -81,6 +97,7 @@ wgm_test_vpn_free(WgmTestVpn *vpn)
     if (!vpn)
         return;
     g_dbus_connection_signal_unsubscribe(vpn->connection, vpn->subscription);
+    g_dbus_connection_signal_unsubscribe(vpn->connection, vpn->props_subscription);
     g_queue_clear_full(&vpn->signals, (GDestroyNotify)signal_free);
     g_dbus_connection_close_sync(vpn->connection, NULL, NULL);
     g_object_unref(vpn->connection);
@@ -216,6 +233,21 @@ wgm_test_vpn_wait_signal(WgmTestVpn *vpn, const char *name, guint timeout_ms)
         return params;
     }
     return NULL;
+}
+
+GPtrArray *
+wgm_test_vpn_take_signals(WgmTestVpn *vpn, const char *name)
+{
+    GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+    Signal    *s;
+
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+    while ((s = take_signal(vpn, name))) {
+        g_ptr_array_add(all, g_variant_ref(s->params));
+        signal_free(s);
+    }
+    return all;
 }
 
 gboolean

@@ -34,6 +34,9 @@ gboolean wgm_test_vpn_disconnect(WgmTestVpn *vpn, GError **error);
 GVariant *wgm_test_vpn_wait_signal(WgmTestVpn *vpn, const char *name, guint timeout_ms);
 /* Waits until a StateChanged signal carries @state (NMVpnServiceState). */
 gboolean wgm_test_vpn_wait_state(WgmTestVpn *vpn, guint state, guint timeout_ms);
+/* Every @name signal received so far (parameters), consumed.  Peer property
+ * changes are named "PropertiesChanged:<object path>". */
+GPtrArray *wgm_test_vpn_take_signals(WgmTestVpn *vpn, const char *name);
 /* Whether a @name signal has arrived (and is not consumed), after
  * dispatching whatever is pending. */
 gboolean wgm_test_vpn_has_signal(WgmTestVpn *vpn, const char *name);

@@ -18,6 +18,7 @@
 #define BUS_NAME      "org.freedesktop.NetworkManager.wgmesh"
 #define STATE_STARTED 4
 #define STATE_STOPPED 6
+#define PEER1_PATH    "/org/freedesktop/NetworkManager/wgmesh/Peer/1"
 
 typedef struct {
     WgmTestNet     *net;
@@ -235,7 +236,11 @@ test_three_peers(Fixture *f, gconstpointer data)
         g_assert_cmpuint(peer_u64(before, peer->public_key, "StateSince"), >, 0);
     }
 
-    /* Real packets through the tunnel, to every peer. */
+    /* Real packets through the tunnel, to every peer.  Peer 1's property
+     * changes are watched meanwhile: counters and handshake arrive together,
+     * at most once per poll (5 s apart while all are connected). */
+    g_ptr_array_unref(wgm_test_vpn_take_signals(f->vpn, "PropertiesChanged:" PEER1_PATH));
+    t0 = g_get_monotonic_time();
     for (guint i = 1; i <= n; i++) {
         const WgmTestPeer *peer = wgm_test_net_get_peer(f->net, i);
 
@@ -261,6 +266,23 @@ test_three_peers(Fixture *f, gconstpointer data)
             break;
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
         wgm_test_iterate(250);
+    }
+    {
+        g_autoptr(GPtrArray) changes =
+            wgm_test_vpn_take_signals(f->vpn, "PropertiesChanged:" PEER1_PATH);
+        guint max = (g_get_monotonic_time() - t0) / (5 * G_USEC_PER_SEC) + 2;
+
+        g_test_message("peer 1: %u PropertiesChanged in %.1f s of traffic",
+                       changes->len,
+                       (g_get_monotonic_time() - t0) / 1e6);
+        g_assert_cmpuint(changes->len, >=, 1);
+        g_assert_cmpuint(changes->len, <=, max);
+        for (guint i = 0; i < changes->len; i++) {
+            g_autoptr(GVariant) changed = g_variant_get_child_value(changes->pdata[i], 1);
+
+            if (g_variant_lookup(changed, "RxBytes", "t", NULL))
+                g_assert_true(g_variant_lookup(changed, "TxBytes", "t", NULL));
+        }
     }
     for (guint i = 1; i <= n; i++) {
         const char *key = wgm_test_net_get_peer(f->net, i)->public_key;
