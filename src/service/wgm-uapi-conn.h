@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One persistent connection to a UAPI socket (wireguard-go's
+ * /var/run/wireguard/<ifname>.sock).  Requests wait in a queue and go out
+ * one at a time, each reply read to its end before the next request is
+ * written; a failed request costs the connection, and the next request
+ * opens a new one.  Buffers that held secrets are wiped.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "wgm-backend.h"
+
+#define WGM_TYPE_UAPI_CONN (wgm_uapi_conn_get_type())
+G_DECLARE_FINAL_TYPE(WgmUapiConn, wgm_uapi_conn, WGM, UAPI_CONN, GObject)
+
+/* Connects to @path when first needed.  @ifname only names the device in
+ * messages ("wireguard-go for wg0 closed its control socket"). */
+WgmUapiConn *wgm_uapi_conn_new(const char *path, const char *ifname);
+const char  *wgm_uapi_conn_get_path(WgmUapiConn *self);
+
+/* Connects now unless connected already: requests connect by themselves,
+ * this tells whether anyone listens yet.  Fails with the GIO error of the
+ * attempt (G_IO_ERROR_CONNECTION_REFUSED for a stale socket file...), and
+ * then fails the requests waiting for it too. */
+void     wgm_uapi_conn_connect_async(WgmUapiConn        *self,
+                                     GCancellable       *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer            user_data);
+gboolean wgm_uapi_conn_connect_finish(WgmUapiConn *self, GAsyncResult *result, GError **error);
+
+/* Sends @request ("set=1\n...\n\n", from wgm_uapi_build_set(); taken, and
+ * wiped once written) after every earlier request has its reply.
+ *
+ * Errors: WGM_ERROR_BACKEND for errno != 0 or a lost connection,
+ * WGM_ERROR_PROTOCOL for a malformed reply, G_IO_ERROR_CANCELLED when
+ * @cancellable fires (a request already sent still has its reply read, so
+ * the next one gets its own), the close() error once closed.  A request
+ * that fails takes the connection with it: wireguard-go may have left part
+ * of it unread. */
+void     wgm_uapi_conn_set_async(WgmUapiConn        *self,
+                                 GString            *request,
+                                 GCancellable       *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer            user_data);
+gboolean wgm_uapi_conn_set_finish(WgmUapiConn *self, GAsyncResult *result, GError **error);
+
+/* Sends "get=1\n\n" in the same queue; the reply's secrets are never kept. */
+void            wgm_uapi_conn_get_async(WgmUapiConn        *self,
+                                        GCancellable       *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer            user_data);
+WgmDeviceStats *wgm_uapi_conn_get_finish(WgmUapiConn *self, GAsyncResult *result, GError **error);
+
+/* Drops the connection for good.  Every pending connect and request fails
+ * with a copy of @error, from the main loop (never inside this call);
+ * later calls fail with G_IO_ERROR_CLOSED.  Idempotent. */
+void wgm_uapi_conn_close(WgmUapiConn *self, const GError *error);
