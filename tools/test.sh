@@ -4,9 +4,10 @@
 # The project's test command:  sudo tools/test.sh [meson test arguments]
 #
 # On a fresh Debian 12: installs what is missing with apt-get, configures and
-# builds $BUILD_DIR (default: build), runs the unit, dbus, netns, fuzz (and
-# e2e, once it exists) suites, or whatever the arguments select.  Root suites
-# make their own network namespaces and never touch the host's network; run
+# builds $BUILD_DIR (default: build), runs the unit, dbus, netns, fuzz and
+# e2e suites, or whatever the arguments select.  Root suites make their own
+# network namespaces and never touch the host's network (e2e runs a real
+# NetworkManager in a sandbox of its own, tests/e2e/nm-sandbox.sh); run
 # unprivileged they skip, unless CI=true, where they must run.
 #
 # Without arguments it then builds $BUILD_DIR-asan with AddressSanitizer and
@@ -30,6 +31,7 @@ PACKAGES=(
     dbus iproute2 iputils-ping util-linux
     clang libclang-rt-14-dev # libFuzzer for the fuzz suite
     python3-dbusmock
+    python3 # the e2e sandbox's syslog sink
 )
 
 # Debian's own python3 (a pyenv one may shadow it on PATH); json is enough.
@@ -125,7 +127,7 @@ fi
 if [ $# -gt 0 ]; then
     args=("$@")
 else
-    # Only the suites that exist (e2e comes later).
+    # Only the suites that exist.
     args=()
     existing=$(meson introspect --tests "$BUILD_DIR" | "$PY" -c '
 import json, sys
