@@ -284,6 +284,10 @@ bring_up(Fixture *f, const char *name, double *out_nmcli_ms, double *out_connect
         wgm_test_iterate(5);
     }
     g_free(nmcli.output);
+    /* The peers may be connected before nmcli has returned: then both ended
+     * in the last iteration. */
+    if (!t_nmcli)
+        t_nmcli = g_get_monotonic_time();
     if (out_nmcli_ms)
         *out_nmcli_ms = (t_nmcli - t0) / 1000.0;
     if (out_connected_ms)
