@@ -13,18 +13,14 @@
 # touched, and nothing is left behind, also on failure or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=SCRIPTDIR/lib-packages.sh
+. tools/lib-packages.sh
 
 BUILD_DIR=${BUILD_DIR:-build}
 SANDBOX=tests/e2e/nm-sandbox.sh
 SERVICE=org.freedesktop.NetworkManager.wgmesh
 MESH_PATH=/org/freedesktop/NetworkManager/wgmesh
 PEERS=3
-PACKAGES=(
-    meson ninja-build pkg-config gcc gettext
-    libglib2.0-dev libglib2.0-bin libnm-dev network-manager
-    wireguard-go wireguard-tools
-    dbus iproute2 iputils-ping util-linux python3
-)
 
 T_START=$(date +%s%N)
 DIR=
@@ -42,6 +38,10 @@ secs() {
 
 say() {
     printf '%s\n' "$*"
+}
+
+pkg_say() {
+    say "$@"
 }
 
 step() {
@@ -69,41 +69,6 @@ trap 'exit 130' INT TERM
 
 in_sandbox() {
     "$SANDBOX" exec "$DIR" "$@"
-}
-
-# ---- 1. packages ------------------------------------------------------------
-
-install_missing() {
-    local missing=() pkg policy=/usr/sbin/policy-rc.d made_policy=
-    if ! command -v dpkg-query >/dev/null; then
-        say "not a Debian system: make sure ${PACKAGES[*]} (or their equivalents) are installed"
-        return 0
-    fi
-    for pkg in "${PACKAGES[@]}"; do
-        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q ' installed$'; then
-            missing+=("$pkg")
-        fi
-    done
-    if [ ${#missing[@]} -eq 0 ]; then
-        say "all ${#PACKAGES[@]} packages present"
-        return 0
-    fi
-    say "installing ${missing[*]}"
-    # Installing network-manager must not start it on the host's own
-    # interfaces: the demo runs its own, sandboxed.
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        made_policy=1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
-        >"$TMPD/apt.log" 2>&1; then
-        [ -z "$made_policy" ] || rm -f "$policy"
-        tail -n 20 "$TMPD/apt.log"
-        return 1
-    fi
-    [ -z "$made_policy" ] || rm -f "$policy"
 }
 
 # ---- reading the mesh from D-Bus, as any user can ------------------------------
@@ -200,7 +165,7 @@ say "network and NetworkManager are not touched."
 
 step "1/6 packages"
 t=$(date +%s%N)
-install_missing
+PKG_APT_LOG=$TMPD/apt.log install_missing "${PACKAGES_DEMO[@]}"
 T_INSTALL=$(ms_since "$t")
 
 step "2/6 build ($BUILD_DIR)"

@@ -21,18 +21,11 @@
 # testlog.json files; CI reads it.  A failed build counts as one failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=SCRIPTDIR/lib-packages.sh
+. tools/lib-packages.sh
 
 BUILD_DIR=${BUILD_DIR:-build}
 SUITES=(unit dbus netns fuzz e2e)
-PACKAGES=(
-    meson ninja-build pkg-config gcc gettext
-    libglib2.0-dev libglib2.0-bin libnm-dev network-manager
-    wireguard-go wireguard-tools
-    dbus iproute2 iputils-ping util-linux
-    clang libclang-rt-14-dev # libFuzzer for the fuzz suite
-    python3-dbusmock
-    python3 # the e2e sandbox's syslog sink
-)
 
 # Debian's own python3 (a pyenv one may shadow it on PATH); json is enough.
 PY=python3
@@ -42,44 +35,6 @@ fi
 
 log() {
     printf 'test.sh: %s\n' "$*" >&2
-}
-
-install_missing() {
-    local missing=() pkg policy=/usr/sbin/policy-rc.d made_policy=
-
-    if ! command -v dpkg-query >/dev/null; then
-        log "not a Debian system: install ${PACKAGES[*]} or their equivalents yourself"
-        return 0
-    fi
-    for pkg in "${PACKAGES[@]}"; do
-        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q ' installed$'; then
-            missing+=("$pkg")
-        fi
-    done
-    if [ ${#missing[@]} -eq 0 ]; then
-        return 0
-    fi
-    if [ "$(id -u)" -ne 0 ]; then
-        log "missing packages: ${missing[*]}; run as root (sudo tools/test.sh) or install them"
-        exit 1
-    fi
-
-    log "installing ${missing[*]}"
-    # Installing network-manager (or dbus) must not start it on the host's
-    # own interfaces: the tests start their own, sandboxed.
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        made_policy=1
-        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
-    if [ -n "$made_policy" ]; then
-        rm -f "$policy"
-        trap - EXIT
-    fi
 }
 
 # "N passed, N failed, N skipped" from testlog.json files (one JSON object a
@@ -113,7 +68,7 @@ print(out)
 EOF
 }
 
-install_missing
+install_missing "${PACKAGES_TEST[@]}"
 
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     meson setup "$BUILD_DIR"

@@ -14,6 +14,7 @@
 
 #include "wgm-child.h"
 #include "wgm-error.h"
+#include "wgm-glib-utils.h"
 #include "wgm-uapi-conn.h"
 #include "wgm-uapi.h"
 
@@ -36,6 +37,7 @@
 #define START_TIMEOUT_SEC 5
 #define SOCKET_POLL_MS    20
 #define UP_POLL_MS        10
+#define SOURCE_NAME       "wgm-backend-uapi" /* for GSource debugging */
 
 typedef enum {
     STATE_IDLE,
@@ -76,63 +78,6 @@ ifname_of(WgmBackendUapi *self)
     return wgm_backend_get_ifname(WGM_BACKEND(self));
 }
 
-static void
-clear_source(GSource **source)
-{
-    if (*source) {
-        g_source_destroy(*source);
-        g_clear_pointer(source, g_source_unref);
-    }
-}
-
-static GError *backend_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static GError *
-backend_error(const char *fmt, ...)
-{
-    GError *error;
-    va_list ap;
-
-    va_start(ap, fmt);
-    error = g_error_new_valist(WGM_ERROR, WGM_ERROR_BACKEND, fmt, ap);
-    va_end(ap);
-    return error;
-}
-
-/* Attaches @source, calling @func(@data), to the thread-default context. */
-static GSource *
-arm(GSource *source, GSourceFunc func, gpointer data)
-{
-    g_source_set_callback(source, func, data, NULL);
-    g_source_set_static_name(source, "wgm-backend-uapi");
-    g_source_attach(source, g_main_context_get_thread_default());
-    return source;
-}
-
-/* Answers @task from the main loop rather than from inside the caller's
- * stop() or a signal handler, so no callback runs under the caller's feet. */
-static gboolean
-return_error_idle(gpointer data)
-{
-    GTask  *task  = data;
-    GError *error = g_object_steal_data(G_OBJECT(task), "wgm-error");
-
-    g_task_return_error(task, error);
-    return G_SOURCE_REMOVE;
-}
-
-static void
-return_error_later(GTask *task, GError *error)
-{
-    GSource *source = g_idle_source_new();
-
-    g_object_set_data_full(G_OBJECT(task), "wgm-error", error, (GDestroyNotify)g_error_free);
-    g_source_set_callback(source, return_error_idle, task, g_object_unref);
-    g_source_set_static_name(source, "wgm-backend-uapi-return");
-    g_source_attach(source, g_task_get_context(task));
-    g_source_unref(source);
-}
-
 /* ---- the child ---------------------------------------------------------- */
 
 /* Ends this generation: no callback of it does anything after this, and
@@ -142,8 +87,8 @@ teardown(WgmBackendUapi *self, const GError *error)
 {
     g_cancellable_cancel(self->cancellable);
     g_clear_object(&self->cancellable);
-    clear_source(&self->start_cancel_source);
-    clear_source(&self->poll_source);
+    wgm_clear_source(&self->start_cancel_source);
+    wgm_clear_source(&self->poll_source);
     if (self->conn) {
         wgm_uapi_conn_close(self->conn, error);
         g_clear_object(&self->conn);
@@ -171,17 +116,17 @@ child_exited_cb(WgmChild *child, gpointer user_data)
     g_autofree char *how           = wgm_child_describe_exit(child);
     g_autofree char *last_words    = wgm_child_get_last_words(child);
 
-    error = backend_error("wireguard-go for %s %s%s%s%s",
-                          ifname_of(self),
-                          how,
-                          start_task ? " before it was ready" : "",
-                          last_words ? ": " : "",
-                          last_words ? last_words : "");
+    error = wgm_backend_error_new("wireguard-go for %s %s%s%s%s",
+                                  ifname_of(self),
+                                  how,
+                                  start_task ? " before it was ready" : "",
+                                  last_words ? ": " : "",
+                                  last_words ? last_words : "");
     g_message("%s", error->message);
 
     teardown(self, error);
     if (start_task)
-        return_error_later(g_steal_pointer(&start_task), g_error_copy(error));
+        wgm_task_return_error_idle(g_steal_pointer(&start_task), g_error_copy(error));
     else
         wgm_backend_emit_died(WGM_BACKEND(self), error);
 }
@@ -196,7 +141,7 @@ start_failed(WgmBackendUapi *self, GError *error)
     g_message("%s", error->message);
     wgm_backend_uapi_stop(WGM_BACKEND(self));
     if (task)
-        return_error_later(g_steal_pointer(&task), error);
+        wgm_task_return_error_idle(g_steal_pointer(&task), error);
     else
         g_error_free(error);
 }
@@ -225,18 +170,20 @@ up_poll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
                 stats->listen_port,
                 wgm_backend_get_ifindex(WGM_BACKEND(self)));
         self->state = STATE_RUNNING;
-        clear_source(&self->start_cancel_source);
+        wgm_clear_source(&self->start_cancel_source);
         g_task_return_boolean(task, TRUE);
         return;
     }
     if (g_get_monotonic_time() > self->start_deadline) {
-        start_failed(self,
-                     backend_error("wireguard-go for %s did not bring the device up within %d s",
-                                   ifname_of(self),
-                                   START_TIMEOUT_SEC));
+        start_failed(
+            self,
+            wgm_backend_error_new("wireguard-go for %s did not bring the device up within %d s",
+                                  ifname_of(self),
+                                  START_TIMEOUT_SEC));
         return;
     }
-    self->poll_source = arm(g_timeout_source_new(UP_POLL_MS), up_poll, self);
+    self->poll_source =
+        wgm_source_attach(g_timeout_source_new(UP_POLL_MS), up_poll, self, SOURCE_NAME);
 }
 
 /* Asks for listen_port, which wireguard-go has only once its device is up.
@@ -246,7 +193,7 @@ up_poll(gpointer user_data)
 {
     WgmBackendUapi *self = user_data;
 
-    clear_source(&self->poll_source);
+    wgm_clear_source(&self->poll_source);
     wgm_uapi_conn_get_async(self->conn, NULL, up_poll_cb, g_object_ref(self));
     return G_SOURCE_REMOVE;
 }
@@ -274,7 +221,8 @@ set_link_up(WgmBackendUapi *self, GError **error)
         close(fd);
     if (errsv)
         g_propagate_error(
-            error, backend_error("Could not bring %s up: %s", ifname_of(self), g_strerror(errsv)));
+            error,
+            wgm_backend_error_new("Could not bring %s up: %s", ifname_of(self), g_strerror(errsv)));
     return !errsv;
 }
 
@@ -285,7 +233,7 @@ connected(WgmBackendUapi *self)
     GError  *error = NULL;
     unsigned ifindex;
 
-    clear_source(&self->poll_source);
+    wgm_clear_source(&self->poll_source);
 
     /* wireguard-go created the tun before its socket. */
     ifindex = if_nametoindex(ifname_of(self));
@@ -294,10 +242,10 @@ connected(WgmBackendUapi *self)
 
         start_failed(
             self,
-            backend_error("wireguard-go is listening on %s but interface %s is missing: %s",
-                          self->sock_path,
-                          ifname_of(self),
-                          g_strerror(errsv)));
+            wgm_backend_error_new("wireguard-go is listening on %s but interface %s is missing: %s",
+                                  self->sock_path,
+                                  ifname_of(self),
+                                  g_strerror(errsv)));
         return;
     }
     wgm_backend_set_ifindex(WGM_BACKEND(self), (int)ifindex);
@@ -336,10 +284,10 @@ socket_poll_cb(gpointer user_data)
 
     if (g_get_monotonic_time() > self->start_deadline) {
         start_failed(self,
-                     backend_error("wireguard-go for %s did not open %s within %d s",
-                                   ifname_of(self),
-                                   self->sock_path,
-                                   START_TIMEOUT_SEC));
+                     wgm_backend_error_new("wireguard-go for %s did not open %s within %d s",
+                                           ifname_of(self),
+                                           self->sock_path,
+                                           START_TIMEOUT_SEC));
         return G_SOURCE_REMOVE; /* start_failed() destroyed it already */
     }
     if (!self->connecting && g_file_test(self->sock_path, G_FILE_TEST_EXISTS)) {
@@ -362,7 +310,8 @@ spawn(WgmBackendUapi *self)
     g_signal_connect(self->child, "exited", G_CALLBACK(child_exited_cb), self);
 
     self->start_deadline = g_get_monotonic_time() + START_TIMEOUT_SEC * G_USEC_PER_SEC;
-    self->poll_source    = arm(g_timeout_source_new(SOCKET_POLL_MS), socket_poll_cb, self);
+    self->poll_source =
+        wgm_source_attach(g_timeout_source_new(SOCKET_POLL_MS), socket_poll_cb, self, SOURCE_NAME);
 }
 
 static void
@@ -380,7 +329,7 @@ start_cancelled_cb(GCancellable *cancellable, gpointer user_data)
 {
     WgmBackendUapi *self = user_data;
 
-    clear_source(&self->start_cancel_source);
+    wgm_clear_source(&self->start_cancel_source);
     wgm_backend_uapi_stop(WGM_BACKEND(self));
     return G_SOURCE_REMOVE;
 }
@@ -430,8 +379,10 @@ wgm_backend_uapi_start_async(WgmBackend         *backend,
     self->conn        = wgm_uapi_conn_new(self->sock_path, ifname);
     self->start_task  = task;
     if (cancellable) {
-        self->start_cancel_source =
-            arm(g_cancellable_source_new(cancellable), G_SOURCE_FUNC(start_cancelled_cb), self);
+        self->start_cancel_source = wgm_source_attach(g_cancellable_source_new(cancellable),
+                                                      G_SOURCE_FUNC(start_cancelled_cb),
+                                                      self,
+                                                      SOURCE_NAME);
     }
 
     /* Restarted before the previous child has gone: it still holds the
@@ -459,7 +410,8 @@ check_running(WgmBackendUapi *self, GTask *task)
 {
     if (self->state == STATE_RUNNING)
         return TRUE;
-    g_task_return_error(task, backend_error("wireguard-go for %s is not running", ifname_of(self)));
+    g_task_return_error(
+        task, wgm_backend_error_new("wireguard-go for %s is not running", ifname_of(self)));
     g_object_unref(task);
     return FALSE;
 }
@@ -574,7 +526,7 @@ wgm_backend_uapi_stop(WgmBackend *backend)
     if (child)
         wgm_child_terminate(child);
     if (start_task)
-        return_error_later(g_steal_pointer(&start_task), g_error_copy(error));
+        wgm_task_return_error_idle(g_steal_pointer(&start_task), g_error_copy(error));
 }
 
 static void

@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "wgm-glib-utils.h"
+
 /*
  * Facts this file relies on, measured with wireguard-go 0.0.20220316:
  *
@@ -88,10 +90,7 @@ emit_exited(WgmChild *self)
 {
     g_autoptr(WgmChild) keep = g_object_ref(self);
 
-    if (self->drain_source) {
-        g_source_destroy(self->drain_source);
-        g_clear_pointer(&self->drain_source, g_source_unref);
-    }
+    wgm_clear_source(&self->drain_source);
     if (self->exited_emitted)
         return;
     self->exited_emitted = TRUE;
@@ -196,10 +195,8 @@ wait_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
     /* Its last words (why it exited) may still be in the pipe. */
     if (self->out_open) {
-        self->drain_source = g_timeout_source_new(LOG_DRAIN_MS);
-        g_source_set_callback(self->drain_source, drain_timeout_cb, self, NULL);
-        g_source_set_static_name(self->drain_source, "wgm-child-drain");
-        g_source_attach(self->drain_source, g_main_context_get_thread_default());
+        self->drain_source = wgm_source_attach(
+            g_timeout_source_new(LOG_DRAIN_MS), drain_timeout_cb, self, "wgm-child-drain");
         return;
     }
     emit_exited(self);
@@ -379,10 +376,7 @@ wgm_child_finalize(GObject *object)
 
     /* The drain timer holds no reference, but only runs while the output
      * read (which does) is pending. */
-    if (self->drain_source) {
-        g_source_destroy(self->drain_source);
-        g_source_unref(self->drain_source);
-    }
+    wgm_clear_source(&self->drain_source);
     g_clear_object(&self->out);
     g_clear_object(&self->proc);
     g_queue_clear_full(&self->tail, g_free);

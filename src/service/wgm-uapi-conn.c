@@ -8,6 +8,7 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "wgm-error.h"
+#include "wgm-glib-utils.h"
 #include "wgm-uapi.h"
 
 /*
@@ -23,6 +24,7 @@
  */
 
 #define READ_BUF_SIZE (64 * 1024)
+#define SOURCE_NAME   "wgm-uapi-conn" /* for GSource debugging */
 
 /* One request on the socket, with the task waiting for its reply. */
 typedef struct {
@@ -62,69 +64,12 @@ G_DEFINE_FINAL_TYPE(WgmUapiConn, wgm_uapi_conn, G_TYPE_OBJECT)
 
 static void pump(WgmUapiConn *self);
 
-static void
-clear_source(GSource **source)
-{
-    if (*source) {
-        g_source_destroy(*source);
-        g_clear_pointer(source, g_source_unref);
-    }
-}
-
-/* Attaches @source, calling @func(@data), to the thread-default context. */
-static GSource *
-arm(GSource *source, GSourceFunc func, gpointer data)
-{
-    g_source_set_callback(source, func, data, NULL);
-    g_source_set_static_name(source, "wgm-uapi-conn");
-    g_source_attach(source, g_main_context_get_thread_default());
-    return source;
-}
-
-static GError *backend_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static GError *
-backend_error(const char *fmt, ...)
-{
-    GError *error;
-    va_list ap;
-
-    va_start(ap, fmt);
-    error = g_error_new_valist(WGM_ERROR, WGM_ERROR_BACKEND, fmt, ap);
-    va_end(ap);
-    return error;
-}
-
-/* Answers @task from the main loop rather than from inside the caller's
- * close(), so no callback runs under the caller's feet. */
-static gboolean
-return_error_idle(gpointer data)
-{
-    GTask  *task  = data;
-    GError *error = g_object_steal_data(G_OBJECT(task), "wgm-error");
-
-    g_task_return_error(task, error);
-    return G_SOURCE_REMOVE;
-}
-
-static void
-return_error_later(GTask *task, GError *error)
-{
-    GSource *source = g_idle_source_new();
-
-    g_object_set_data_full(G_OBJECT(task), "wgm-error", error, (GDestroyNotify)g_error_free);
-    g_source_set_callback(source, return_error_idle, task, g_object_unref);
-    g_source_set_static_name(source, "wgm-uapi-conn-return");
-    g_source_attach(source, g_task_get_context(task));
-    g_source_unref(source);
-}
-
 /* ---- requests ----------------------------------------------------------- */
 
 static void
 op_free(Op *op)
 {
-    clear_source(&op->cancel_source);
+    wgm_clear_source(&op->cancel_source);
     g_clear_object(&op->task);
     g_clear_pointer(&op->request, wgm_secret_gstring_free);
     g_clear_pointer(&op->reader, wgm_uapi_reader_free);
@@ -146,7 +91,7 @@ fail_all_ops(WgmUapiConn *self, const GError *error)
     }
     while ((op = g_queue_pop_head(&ops))) {
         if (op->task)
-            return_error_later(g_steal_pointer(&op->task), g_error_copy(error));
+            wgm_task_return_error_idle(g_steal_pointer(&op->task), g_error_copy(error));
         op_free(op);
     }
 }
@@ -210,14 +155,15 @@ read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
     }
     g_return_if_fail(self->current);
     if (n < 0) {
-        connection_lost(self,
-                        backend_error("Reading from %s failed: %s", self->path, error->message));
+        connection_lost(
+            self, wgm_backend_error_new("Reading from %s failed: %s", self->path, error->message));
         g_error_free(error);
         return;
     }
     if (n == 0) {
         connection_lost(
-            self, backend_error("wireguard-go for %s closed its control socket", self->ifname));
+            self,
+            wgm_backend_error_new("wireguard-go for %s closed its control socket", self->ifname));
         return;
     }
 
@@ -281,8 +227,8 @@ write_cb(GObject *source, GAsyncResult *result, gpointer user_data)
             return;
         }
         g_return_if_fail(self->current);
-        connection_lost(self,
-                        backend_error("Writing to %s failed: %s", self->path, error->message));
+        connection_lost(
+            self, wgm_backend_error_new("Writing to %s failed: %s", self->path, error->message));
         g_error_free(error);
         return;
     }
@@ -297,7 +243,7 @@ write_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 waiter_free(Waiter *waiter)
 {
-    clear_source(&waiter->cancel_source);
+    wgm_clear_source(&waiter->cancel_source);
     g_clear_object(&waiter->task);
     g_free(waiter);
 }
@@ -321,7 +267,7 @@ connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
     self->connecting = FALSE;
     if (!conn) {
         g_autoptr(GError) failed =
-            backend_error("Could not connect to %s: %s", self->path, error->message);
+            wgm_backend_error_new("Could not connect to %s: %s", self->path, error->message);
 
         fail_all_ops(self, failed);
     }
@@ -402,8 +348,10 @@ wgm_uapi_conn_connect_async(WgmUapiConn        *self,
     waiter->self = self;
     waiter->task = task;
     if (cancellable) {
-        waiter->cancel_source =
-            arm(g_cancellable_source_new(cancellable), G_SOURCE_FUNC(waiter_cancelled_cb), waiter);
+        waiter->cancel_source = wgm_source_attach(g_cancellable_source_new(cancellable),
+                                                  G_SOURCE_FUNC(waiter_cancelled_cb),
+                                                  waiter,
+                                                  SOURCE_NAME);
     }
     g_queue_push_tail(&self->waiters, waiter);
     start_connect(self);
@@ -447,7 +395,7 @@ op_cancelled_cb(GCancellable *cancellable, gpointer user_data)
     WgmUapiConn *self = op->self;
     GTask       *task = g_steal_pointer(&op->task);
 
-    clear_source(&op->cancel_source);
+    wgm_clear_source(&op->cancel_source);
     /* Sent already: keep reading its reply so the stream stays in step. */
     if (op != self->current) {
         g_queue_remove(&self->ops, op);
@@ -478,8 +426,8 @@ queue_op(WgmUapiConn *self, GTask *task, GString *request, gboolean want_stats)
     op->request    = request;
     op->want_stats = want_stats;
     if (cancellable) {
-        op->cancel_source =
-            arm(g_cancellable_source_new(cancellable), G_SOURCE_FUNC(op_cancelled_cb), op);
+        op->cancel_source = wgm_source_attach(
+            g_cancellable_source_new(cancellable), G_SOURCE_FUNC(op_cancelled_cb), op, SOURCE_NAME);
     }
     g_queue_push_tail(&self->ops, op);
     pump(self);
@@ -550,7 +498,7 @@ wgm_uapi_conn_close(WgmUapiConn *self, const GError *error)
     self->connecting = FALSE;
 
     while ((waiter = g_queue_pop_head(&self->waiters))) {
-        return_error_later(g_steal_pointer(&waiter->task), g_error_copy(error));
+        wgm_task_return_error_idle(g_steal_pointer(&waiter->task), g_error_copy(error));
         waiter_free(waiter);
     }
     fail_all_ops(self, error);

@@ -26,12 +26,7 @@
 #define STATE_STARTED 4
 #define STATE_STOPPED 6
 
-typedef struct {
-    WgmTestNet     *net; /* root tests only; freed after the service in it */
-    WgmTestBus     *bus;
-    WgmTestService *service;
-    WgmTestVpn     *vpn;
-} Fixture;
+typedef WgmTestHarness Fixture;
 
 static const char *const good_data[] = {
     "address",
@@ -63,16 +58,6 @@ static const char *const good_secrets[] = {
 };
 
 static void
-start_service(Fixture *f, const char *const *prefix_argv, gboolean debug)
-{
-    g_autoptr(GError) error = NULL;
-
-    f->service = wgm_test_service_spawn(f->bus, prefix_argv, BUS_NAME, debug, &error);
-    g_assert_no_error(error);
-    f->vpn = wgm_test_vpn_new(wgm_test_bus_get_address(f->bus), BUS_NAME);
-}
-
-static void
 fixture_setup(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
@@ -84,10 +69,7 @@ fixture_setup(Fixture *f, gconstpointer data)
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
-    g_clear_pointer(&f->vpn, wgm_test_vpn_free);
-    g_clear_pointer(&f->service, wgm_test_service_free);
-    g_clear_pointer(&f->bus, wgm_test_bus_free);
-    g_clear_pointer(&f->net, wgm_test_net_free);
+    wgm_test_harness_clear(f);
 }
 
 /* The log and every property must be free of key material. */
@@ -149,7 +131,7 @@ test_need_secrets(Fixture *f, gconstpointer data)
     g_autofree char *name        = NULL;
     g_autofree char *log         = NULL;
 
-    start_service(f, NULL, TRUE);
+    wgm_test_harness_start_service(f, NULL, BUS_NAME, TRUE);
 
     name = wgm_test_vpn_need_secrets(f->vpn, missing, &error);
     g_assert_no_error(error);
@@ -191,7 +173,7 @@ test_bad_settings(Fixture *f, gconstpointer data)
     g_autofree char *log     = NULL;
     g_autofree char *name    = NULL;
 
-    start_service(f, NULL, TRUE);
+    wgm_test_harness_start_service(f, NULL, BUS_NAME, TRUE);
 
     for (guint i = 0; i < G_N_ELEMENTS(bad_settings); i++) {
         g_autoptr(GVariant) conn =
@@ -239,7 +221,7 @@ test_bad_settings_exits_cleanly(Fixture *f, gconstpointer data)
     g_autoptr(GError) error  = NULL;
     int status;
 
-    start_service(f, NULL, FALSE);
+    wgm_test_harness_start_service(f, NULL, BUS_NAME, FALSE);
     g_assert_false(wgm_test_vpn_connect(f->vpn, conn, &error));
     g_test_message("%s", error->message);
     g_assert_nonnull(strstr(error->message, "peer.1.allowed-ips"));
@@ -254,7 +236,7 @@ test_bad_call(Fixture *f, gconstpointer data)
     g_autoptr(GError) error   = NULL;
     g_autoptr(GVariant) reply = NULL;
 
-    start_service(f, NULL, TRUE);
+    wgm_test_harness_start_service(f, NULL, BUS_NAME, TRUE);
 
     /* Not a connection dict at all. */
     reply = g_dbus_connection_call_sync(wgm_test_vpn_get_connection(f->vpn),
@@ -355,7 +337,7 @@ test_connect_and_export(Fixture *f, gconstpointer data)
     net = f->net = wgm_test_net_new(0, &error);
     g_assert_no_error(error);
     wrap = wgm_test_net_wrap_argv(net, wgm_test_net_get_svc_ns(net));
-    start_service(f, (const char *const *)wrap, TRUE);
+    wgm_test_harness_start_service(f, (const char *const *)wrap, BUS_NAME, TRUE);
 
     wgm_test_vpn_connect(f->vpn, conn, &error);
     g_assert_no_error(error);

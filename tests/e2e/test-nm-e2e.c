@@ -11,6 +11,7 @@
 
 #include "wgm-test-netns.h"
 #include "wgm-test-nm.h"
+#include "wgm-test-util.h"
 #include "wgm-test-vpn.h"
 
 #define CONN_PREFIX     WGM_TEST_NM_VPN_SERVICE ".Connection_"
@@ -205,16 +206,6 @@ nmcli_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
                     ? g_subprocess_get_exit_status(G_SUBPROCESS(source))
                     : -1;
     n->done   = TRUE;
-}
-
-static char *
-join(GPtrArray *strings)
-{
-    GString *s = g_string_new(NULL);
-
-    for (guint i = 0; i < strings->len; i++)
-        g_string_append_printf(s, "%s%s", i ? " " : "", (const char *)strings->pdata[i]);
-    return g_string_free(s, FALSE);
 }
 
 static gboolean
@@ -526,7 +517,7 @@ test_cycles(Fixture *f, gconstpointer data)
 
             /* After one full cycle: what a quiet sandbox looks like. */
             links0   = wgm_test_nm_links(f->nm);
-            procs0   = join(procs);
+            procs0   = wgm_test_join(procs);
             nm_fds0  = wgm_test_nm_count_fds(nm_pid);
             bus_fds0 = wgm_test_nm_count_fds(bus_pid);
             g_test_message("after cycle 1: processes %s; links %s; fds: NetworkManager %d, bus %d",
@@ -544,7 +535,7 @@ test_cycles(Fixture *f, gconstpointer data)
         worst);
     {
         g_autoptr(GPtrArray) procs = wgm_test_nm_processes(f->nm, NULL);
-        g_autofree char *procs_n   = join(procs);
+        g_autofree char *procs_n   = wgm_test_join(procs);
         g_autofree char *links_n   = wgm_test_nm_links(f->nm);
         g_autofree char *wg_dir =
             g_build_filename(wgm_test_nm_get_dir(f->nm), "run", "wireguard", NULL);
@@ -749,7 +740,7 @@ test_nm_stopped(Fixture *f, gconstpointer data)
     g_test_message("the plugin's log ends with \"%s\"", exiting);
     /* Only the sandbox's own bus and syslog sink remain. */
     left      = wgm_test_nm_processes(f->nm, NULL);
-    left_list = join(left);
+    left_list = wgm_test_join(left);
     g_test_message("left in NetworkManager's namespace: %s", left_list);
     for (guint i = 0; i < left->len; i++) {
         const char *p = left->pdata[i];

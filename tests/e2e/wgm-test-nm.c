@@ -1,19 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#define _GNU_SOURCE /* pipe2, close_range */
 #include "config.h"
 
 #include "wgm-test-nm.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "wgm-test-netns.h"
-
-#define NETNS_DIR "/run/netns"
+#include "wgm-test-util.h"
 
 struct _WgmTestNm {
     char            *script; /* nm-sandbox.sh */
@@ -22,8 +17,7 @@ struct _WgmTestNm {
     GHashTable      *vars; /* sandbox.env */
     char            *bus_address;
     GDBusConnection *bus;
-    GPid             watchdog_pid;
-    int              watchdog_fd;
+    WgmTestWatchdog  watchdog;
     gboolean         stopped;
 };
 
@@ -36,55 +30,13 @@ static const char watchdog_script[] =
 static const char *
 sandbox_script(void)
 {
-    const char *env = g_getenv("WGM_NM_SANDBOX");
-
-    return env && *env ? env : WGM_NM_SANDBOX_SH;
+    return wgm_test_getenv_or("WGM_NM_SANDBOX", WGM_NM_SANDBOX_SH);
 }
 
 static const char *
 build_root(void)
 {
-    const char *env = g_getenv("WGM_BUILD_DIR");
-
-    return env && *env ? env : WGM_BUILD_ROOT;
-}
-
-/* Runs @argv; FALSE with its output in @error unless it exits 0. */
-static gboolean
-run(const char *const *argv, char **out_stdout, GError **error)
-{
-    g_autofree char *out    = NULL;
-    g_autofree char *err    = NULL;
-    int              status = 0;
-
-    if (!g_spawn_sync(NULL,
-                      (char **)argv,
-                      NULL,
-                      G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
-                      NULL,
-                      NULL,
-                      &out,
-                      &err,
-                      &status,
-                      error))
-        return FALSE;
-    if (!g_spawn_check_wait_status(status, NULL)) {
-        g_autofree char *cmd = g_strjoinv(" ", (char **)argv);
-
-        g_set_error(error,
-                    G_IO_ERROR,
-                    G_IO_ERROR_FAILED,
-                    "`%s` failed (wait status 0x%x): %s%s%s",
-                    cmd,
-                    status,
-                    g_strstrip(err),
-                    *err && *out ? "\n" : "",
-                    g_strstrip(out));
-        return FALSE;
-    }
-    if (out_stdout)
-        *out_stdout = g_steal_pointer(&out);
-    return TRUE;
+    return wgm_test_getenv_or("WGM_BUILD_DIR", WGM_BUILD_ROOT);
 }
 
 gboolean
@@ -121,73 +73,10 @@ wgm_test_nm_require(void)
 static gboolean
 watchdog_start(WgmTestNm *nm, GError **error)
 {
-    g_autofree char *test_pid = g_strdup_printf("%d", (int)getpid());
-    char            *argv[] = { "sh", "-c", (char *)watchdog_script, "wgm-test-nm-watchdog", NULL };
-    g_auto(GStrv) envp      = g_get_environ();
-    int   fds[2];
-    int   devnull;
-    pid_t pid;
+    g_auto(GStrv) envp = g_environ_setenv(g_get_environ(), "WGM_NM_SANDBOX", nm->script, TRUE);
 
-    /* A dead watchdog must not kill the test with SIGPIPE. */
-    signal(SIGPIPE, SIG_IGN);
-    envp    = g_environ_setenv(envp, "WGM_TEST_PID", test_pid, TRUE);
-    envp    = g_environ_setenv(envp, "WGM_NM_SANDBOX", nm->script, TRUE);
-    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull < 0 || pipe2(fds, O_CLOEXEC) < 0) {
-        int errsv = errno;
-
-        if (devnull >= 0)
-            close(devnull);
-        g_set_error(error,
-                    G_IO_ERROR,
-                    g_io_error_from_errno(errsv),
-                    "watchdog pipe: %s",
-                    g_strerror(errsv));
-        return FALSE;
-    }
-    pid = fork();
-    if (pid < 0) {
-        int errsv = errno;
-
-        close(fds[0]);
-        close(fds[1]);
-        close(devnull);
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errsv), "fork: %s", g_strerror(errsv));
-        return FALSE;
-    }
-    if (pid == 0) {
-        /* Async-signal-safe calls only.  Its own session: a test runner
-         * killing the test's process group must spare it. */
-        setsid();
-        if (dup2(fds[0], 0) < 0 || dup2(devnull, 1) < 0)
-            _exit(127);
-        /* Above all not the write end, or EOF never comes. */
-        close_range(3, ~0U, 0);
-        execve("/bin/sh", argv, envp);
-        _exit(127);
-    }
-    close(fds[0]);
-    close(devnull);
-    nm->watchdog_pid = pid;
-    nm->watchdog_fd  = fds[1];
-    return TRUE;
-}
-
-static void
-watchdog_finish(WgmTestNm *nm)
-{
-    static const char done[] = "done\n";
-    int               status;
-
-    if (nm->watchdog_fd < 0)
-        return;
-    if (write(nm->watchdog_fd, done, sizeof(done) - 1) < 0)
-        g_warning("watchdog: %s", g_strerror(errno));
-    close(nm->watchdog_fd);
-    nm->watchdog_fd = -1;
-    while (waitpid(nm->watchdog_pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    nm->watchdog_pid = 0;
+    return wgm_test_watchdog_start(
+        &nm->watchdog, watchdog_script, "wgm-test-nm-watchdog", envp, error);
 }
 
 /* ---- start and stop ---- */
@@ -222,16 +111,16 @@ wgm_test_nm_new(guint n_peers, guint n_meshes, GError **error)
     g_autofree char *out    = NULL;
     gint64           t0     = g_get_monotonic_time();
 
-    nm->watchdog_fd = -1;
-    nm->script      = g_strdup(sandbox_script());
-    nm->vars        = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    nm->watchdog = (WgmTestWatchdog)WGM_TEST_WATCHDOG_INIT;
+    nm->script   = g_strdup(sandbox_script());
+    nm->vars     = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     if (!watchdog_start(nm, error))
         return NULL;
     {
         const char *argv[] = { nm->script, "start",      "--peers", peers, "--meshes", meshes,
                                "--build",  build_root(), "--owner", owner, NULL };
 
-        if (!run(argv, &out, error)) {
+        if (!wgm_test_run(argv, &out, error)) {
             nm->stopped = TRUE; /* start removes what it made when it fails */
             return NULL;
         }
@@ -241,13 +130,7 @@ wgm_test_nm_new(guint n_peers, guint n_meshes, GError **error)
         return NULL;
     nm->prefix      = g_strdup(wgm_test_nm_get_var(nm, "PREFIX"));
     nm->bus_address = g_strdup_printf("unix:path=%s/run/dbus/system_bus_socket", nm->dir);
-    nm->bus =
-        g_dbus_connection_new_for_address_sync(nm->bus_address,
-                                               G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-                                                   | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                               NULL,
-                                               NULL,
-                                               error);
+    nm->bus         = wgm_test_dbus_connect(nm->bus_address, error);
     if (!nm->bus)
         return NULL;
     g_test_message("sandbox %s: NetworkManager pid %d, %u peers, ready in %.0f ms",
@@ -263,12 +146,12 @@ static GArray *
 namespace_ids(WgmTestNm *nm)
 {
     GArray *ids          = g_array_new(FALSE, FALSE, sizeof(struct stat));
-    g_autoptr(GDir) dir  = g_dir_open(NETNS_DIR, 0, NULL);
+    g_autoptr(GDir) dir  = g_dir_open(WGM_TEST_NETNS_DIR, 0, NULL);
     g_autofree char *pfx = g_strdup_printf("%s-", nm->prefix);
     const char      *name;
 
     while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *path = g_build_filename(NETNS_DIR, name, NULL);
+        g_autofree char *path = g_build_filename(WGM_TEST_NETNS_DIR, name, NULL);
         struct stat      st;
 
         if (g_str_has_prefix(name, pfx) && stat(path, &st) == 0)
@@ -277,80 +160,27 @@ namespace_ids(WgmTestNm *nm)
     return ids;
 }
 
-static gboolean
-pid_alive(const char *pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%s/stat", pid);
-    g_autofree char *stat = NULL;
-    const char      *paren;
-
-    if (!g_file_get_contents(path, &stat, NULL, NULL))
-        return FALSE;
-    /* "pid (comm) S ...": a zombie holds nothing any more. */
-    paren = strrchr(stat, ')');
-    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
-}
-
-static char *
-comm_of(const char *pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%s/comm", pid);
-    char            *comm = NULL;
-
-    if (!g_file_get_contents(path, &comm, NULL, NULL))
-        return g_strdup("?");
-    return g_strstrip(comm);
-}
-
-static gint
-compare_strings(gconstpointer a, gconstpointer b)
-{
-    return g_strcmp0(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* "comm[pid]" of live processes in any of the namespaces @ids. */
 static GPtrArray *
 processes_in(GArray *ids, const char *only_comm)
 {
-    GPtrArray *found     = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
-    const char *name;
+    GPtrArray *found = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GArray) pids =
+        wgm_test_netns_pids((const struct stat *)(gpointer)ids->data, ids->len);
 
-    while (proc && (name = g_dir_read_name(proc))) {
-        g_autofree char *link = NULL;
+    for (guint i = 0; i < pids->len; i++) {
+        GPid             pid  = g_array_index(pids, GPid, i);
         g_autofree char *comm = NULL;
-        struct stat      st;
-        gboolean         match = FALSE;
 
-        if (!g_ascii_isdigit(name[0]))
+        if (!wgm_test_pid_alive(pid))
             continue;
-        link = g_strdup_printf("/proc/%s/ns/net", name);
-        if (stat(link, &st) < 0)
-            continue;
-        for (guint i = 0; i < ids->len && !match; i++) {
-            const struct stat *ns = &g_array_index(ids, struct stat, i);
-
-            match = ns->st_ino == st.st_ino && ns->st_dev == st.st_dev;
-        }
-        if (!match || !pid_alive(name))
-            continue;
-        comm = comm_of(name);
+        comm = wgm_test_process_name(pid);
         if (only_comm && !g_str_equal(comm, only_comm))
             continue;
-        g_ptr_array_add(found, g_strdup_printf("%s[%s]", comm, name));
+        g_ptr_array_add(found, g_strdup_printf("%s[%d]", comm, (int)pid));
     }
-    g_ptr_array_sort(found, compare_strings);
+    g_ptr_array_sort(found, wgm_test_compare_strings);
     return found;
-}
-
-static char *
-join(GPtrArray *strings)
-{
-    GString *s = g_string_new(NULL);
-
-    for (guint i = 0; i < strings->len; i++)
-        g_string_append_printf(s, "%s%s", i ? " " : "", (const char *)strings->pdata[i]);
-    return g_string_free(s, FALSE);
 }
 
 gboolean
@@ -372,15 +202,15 @@ wgm_test_nm_stop(WgmTestNm *nm, GError **error)
     }
 
     ids = namespace_ids(nm);
-    if (!run(argv, NULL, &local))
+    if (!wgm_test_run(argv, NULL, &local))
         g_string_append_printf(problems, "%s; ", local->message);
-    watchdog_finish(nm);
+    wgm_test_watchdog_finish(&nm->watchdog);
 
     /* The namespaces are deleted; their processes must be gone with them
      * (a process would keep its namespace alive). */
     left = processes_in(ids, NULL);
     if (left->len) {
-        g_autofree char *list = join(left);
+        g_autofree char *list = wgm_test_join(left);
 
         g_string_append_printf(problems, "processes left: %s; ", list);
     }
@@ -416,7 +246,7 @@ wgm_test_nm_free(WgmTestNm *nm)
         return;
     if (nm->dir && !wgm_test_nm_stop(nm, &error))
         g_warning("%s", error->message);
-    watchdog_finish(nm);
+    wgm_test_watchdog_finish(&nm->watchdog);
     g_clear_object(&nm->bus);
     g_free(nm->script);
     g_free(nm->dir);
@@ -454,7 +284,7 @@ wgm_test_nm_vpn_data(WgmTestNm *nm, guint mesh)
     g_autoptr(GError) error = NULL;
     char *out               = NULL;
 
-    if (!run(argv, &out, &error))
+    if (!wgm_test_run(argv, &out, &error))
         g_error("%s", error->message);
     return g_strstrip(out);
 }
@@ -485,10 +315,16 @@ wgm_test_nm_get_bus_address(WgmTestNm *nm)
 
 /* ---- commands inside ---- */
 
+static char **exec_argv_va(WgmTestNm *nm, const char *shell_prefix, const char *fmt, va_list ap)
+    G_GNUC_PRINTF(3, 0);
+
+/* `nm-sandbox.sh exec DIR sh -c '<@shell_prefix><@fmt...>'` */
 static char **
-exec_argv(WgmTestNm *nm, const char *cmd)
+exec_argv_va(WgmTestNm *nm, const char *shell_prefix, const char *fmt, va_list ap)
 {
-    const char *argv[] = { nm->script, "exec", nm->dir, "sh", "-c", cmd, NULL };
+    g_autofree char *cmd    = g_strdup_vprintf(fmt, ap);
+    g_autofree char *script = g_strconcat(shell_prefix, cmd, NULL);
+    const char      *argv[] = { nm->script, "exec", nm->dir, "sh", "-c", script, NULL };
 
     return g_strdupv((char **)argv);
 }
@@ -496,22 +332,18 @@ exec_argv(WgmTestNm *nm, const char *cmd)
 gboolean
 wgm_test_nm_exec(WgmTestNm *nm, char **out_stdout, GError **error, const char *fmt, ...)
 {
-    g_autofree char *cmd = NULL;
-    g_auto(GStrv) argv   = NULL;
+    g_auto(GStrv) argv = NULL;
     va_list ap;
 
     va_start(ap, fmt);
-    cmd = g_strdup_vprintf(fmt, ap);
+    argv = exec_argv_va(nm, "", fmt, ap);
     va_end(ap);
-    argv = exec_argv(nm, cmd);
-    return run((const char *const *)argv, out_stdout, error);
+    return wgm_test_run((const char *const *)argv, out_stdout, error);
 }
 
 int
 wgm_test_nm_exec_status(WgmTestNm *nm, char **out_output, const char *fmt, ...)
 {
-    g_autofree char *cmd    = NULL;
-    g_autofree char *merged = NULL;
     g_autofree char *out    = NULL;
     g_auto(GStrv) argv      = NULL;
     g_autoptr(GError) error = NULL;
@@ -519,10 +351,8 @@ wgm_test_nm_exec_status(WgmTestNm *nm, char **out_output, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    cmd = g_strdup_vprintf(fmt, ap);
+    argv = exec_argv_va(nm, "exec 2>&1\n", fmt, ap);
     va_end(ap);
-    merged = g_strdup_printf("exec 2>&1\n%s", cmd);
-    argv   = exec_argv(nm, merged);
     if (!g_spawn_sync(NULL,
                       argv,
                       NULL,
@@ -545,14 +375,12 @@ wgm_test_nm_exec_status(WgmTestNm *nm, char **out_output, const char *fmt, ...)
 GSubprocess *
 wgm_test_nm_spawn(WgmTestNm *nm, GError **error, const char *fmt, ...)
 {
-    g_autofree char *cmd = NULL;
-    g_auto(GStrv) argv   = NULL;
+    g_auto(GStrv) argv = NULL;
     va_list ap;
 
     va_start(ap, fmt);
-    cmd = g_strdup_vprintf(fmt, ap);
+    argv = exec_argv_va(nm, "", fmt, ap);
     va_end(ap);
-    argv = exec_argv(nm, cmd);
     return g_subprocess_newv((const char *const *)argv,
                              G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
                              error);
@@ -565,12 +393,12 @@ wgm_test_nm_get_nm_pid(WgmTestNm *nm)
 {
     g_autofree char *path     = g_build_filename(nm->dir, "nm.pid", NULL);
     g_autofree char *contents = NULL;
-    g_autofree char *pid      = NULL;
+    GPid             pid;
 
     if (!g_file_get_contents(path, &contents, NULL, NULL))
         return 0;
-    pid = g_strdup(g_strstrip(contents));
-    return pid_alive(pid) ? (GPid)g_ascii_strtoll(pid, NULL, 10) : 0;
+    pid = (GPid)g_ascii_strtoll(g_strstrip(contents), NULL, 10);
+    return pid > 0 && wgm_test_pid_alive(pid) ? pid : 0;
 }
 
 GPid
@@ -589,7 +417,7 @@ wgm_test_nm_stop_nm(WgmTestNm *nm, GError **error)
 {
     const char *argv[] = { nm->script, "nm-stop", nm->dir, NULL };
 
-    return run(argv, NULL, error);
+    return wgm_test_run(argv, NULL, error);
 }
 
 gboolean
@@ -597,7 +425,7 @@ wgm_test_nm_start_nm(WgmTestNm *nm, GError **error)
 {
     const char *argv[] = { nm->script, "nm-start", nm->dir, NULL };
 
-    return run(argv, NULL, error);
+    return wgm_test_run(argv, NULL, error);
 }
 
 /* ---- observations ---- */
@@ -632,7 +460,8 @@ wgm_test_nm_log_since(WgmTestNm *nm, gsize mark)
 GPtrArray *
 wgm_test_nm_processes(WgmTestNm *nm, const char *comm)
 {
-    g_autofree char *path = g_build_filename(NETNS_DIR, wgm_test_nm_get_var(nm, "NS_NM"), NULL);
+    g_autofree char *path =
+        g_build_filename(WGM_TEST_NETNS_DIR, wgm_test_nm_get_var(nm, "NS_NM"), NULL);
     g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(struct stat));
     struct stat st;
 
@@ -666,7 +495,7 @@ wgm_test_nm_links(WgmTestNm *nm)
     g_auto(GStrv) lines        = NULL;
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 
-    if (!run(argv, &out, &error))
+    if (!wgm_test_run(argv, &out, &error))
         return g_strdup(error->message);
     lines = g_strsplit(out, "\n", -1);
     for (guint i = 0; lines[i]; i++) {
@@ -680,8 +509,8 @@ wgm_test_nm_links(WgmTestNm *nm)
             *at = '\0';
         g_ptr_array_add(names, g_strdup(fields[1]));
     }
-    g_ptr_array_sort(names, compare_strings);
-    return join(names);
+    g_ptr_array_sort(names, wgm_test_compare_strings);
+    return wgm_test_join(names);
 }
 
 GPtrArray *
@@ -713,6 +542,6 @@ wgm_test_nm_list_names(WgmTestNm *nm, const char *prefix)
         if (g_str_has_prefix(name, prefix))
             g_ptr_array_add(found, g_strdup(name));
     }
-    g_ptr_array_sort(found, compare_strings);
+    g_ptr_array_sort(found, wgm_test_compare_strings);
     return found;
 }

@@ -18,6 +18,7 @@
 
 #include "wgm-test-bus.h"
 #include "wgm-test-netns.h"
+#include "wgm-test-util.h"
 
 /* The stand-in's behaviour comes from the bus name it is given (the test
  * process must not call setenv() once GLib has threads). */
@@ -108,33 +109,6 @@ fake_service_main(int argc, char **argv)
 
 /* ---- small things ---- */
 
-static gboolean
-netns_exists(const char *ns)
-{
-    g_autofree char *path = g_build_filename("/run/netns", ns, NULL);
-
-    return g_file_test(path, G_FILE_TEST_EXISTS);
-}
-
-static gboolean
-pid_alive(GPid pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
-    g_autofree char *stat = NULL;
-    const char      *paren;
-
-    if (!g_file_get_contents(path, &stat, NULL, NULL))
-        return FALSE;
-    paren = strrchr(stat, ')');
-    return paren && paren[2] != 'Z' && paren[2] != 'X';
-}
-
-static void
-child_setup_setsid(gpointer user_data)
-{
-    setsid();
-}
-
 /* Spawns @cmd behind the namespace wrapper, in its own session. */
 static GPid
 spawn_wrapped(WgmTestNet *net, const char *const *cmd)
@@ -153,21 +127,13 @@ spawn_wrapped(WgmTestNet *net, const char *const *cmd)
                   NULL,
                   G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL
                       | G_SPAWN_STDERR_TO_DEV_NULL,
-                  child_setup_setsid,
+                  wgm_test_child_setup_setsid,
                   NULL,
                   &pid,
                   &error);
     g_assert_no_error(error);
     wgm_test_net_track_pgid(net, pid);
     return pid;
-}
-
-static const char *
-wireguard_go(void)
-{
-    const char *env = g_getenv("WGM_WIREGUARD_GO");
-
-    return env && *env ? env : WGM_WIREGUARD_GO;
 }
 
 /* ---- the bus ---- */
@@ -211,13 +177,7 @@ test_bus(void)
         g_strndup(address + strlen("unix:path="), strcspn(address + strlen("unix:path="), ","));
     g_assert_true(g_file_test(socket, G_FILE_TEST_EXISTS));
 
-    conn =
-        g_dbus_connection_new_for_address_sync(address,
-                                               G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-                                                   | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                               NULL,
-                                               NULL,
-                                               &error);
+    conn = wgm_test_dbus_connect(address, &error);
     g_assert_no_error(error);
     g_signal_connect(conn, "closed", G_CALLBACK(connection_closed), &closed);
 
@@ -304,7 +264,7 @@ test_netns_ping(void)
     g_autoptr(GPtrArray) names  = g_ptr_array_new_with_free_func(g_free);
     g_autofree char   *out      = NULL;
     g_autofree char   *cmd      = NULL;
-    const char        *wg_cmd[] = { wireguard_go(), "-f", "wgs0", NULL };
+    const char        *wg_cmd[] = { wgm_test_wireguard_go(), "-f", "wgs0", NULL };
     const WgmTestPeer *p2;
     gint64             t0;
     GPid               wg;
@@ -332,7 +292,7 @@ test_netns_ping(void)
         g_assert_cmpstr(p->tunnel, ==, tunnel);
         g_assert_cmpuint(strlen(p->public_key), ==, 44);
         g_assert_cmpint(p->pid, >, 0);
-        g_assert_true(netns_exists(p->ns));
+        g_assert_true(wgm_test_netns_exists(p->ns));
         g_ptr_array_add(names, g_strdup(p->ns));
 
         /* The peer's own wg sees its own wireguard-go in its own /run. */
@@ -423,7 +383,7 @@ test_netns_ping(void)
     g_clear_pointer(&net, wgm_test_net_free);
     g_test_message("wgm_test_net_free(): %.1f ms", (g_get_monotonic_time() - t0) / 1000.0);
     for (guint i = 0; i < names->len; i++)
-        g_assert_false(netns_exists(names->pdata[i]));
+        g_assert_false(wgm_test_netns_exists(names->pdata[i]));
 }
 
 /* The service launcher behind the namespace wrapper: private /run. */
@@ -561,10 +521,10 @@ test_netns_watchdog(void)
         for (guint i = 0; lines[i]; i++) {
             if (g_str_has_prefix(lines[i], "WGM ns ")) {
                 n_ns++;
-                clean = clean && !netns_exists(lines[i] + strlen("WGM ns "));
+                clean = clean && !wgm_test_netns_exists(lines[i] + strlen("WGM ns "));
             } else if (g_str_has_prefix(lines[i], "WGM pid ")) {
                 n_pids++;
-                clean = clean && !pid_alive(atoi(lines[i] + strlen("WGM pid ")));
+                clean = clean && !wgm_test_pid_alive(atoi(lines[i] + strlen("WGM pid ")));
             }
         }
         if (!clean)
@@ -578,9 +538,9 @@ test_netns_watchdog(void)
     g_assert_cmpuint(n_pids, >=, 6);
     for (guint i = 0; lines[i]; i++) {
         if (g_str_has_prefix(lines[i], "WGM ns "))
-            g_assert_false(netns_exists(lines[i] + strlen("WGM ns ")));
+            g_assert_false(wgm_test_netns_exists(lines[i] + strlen("WGM ns ")));
         else if (g_str_has_prefix(lines[i], "WGM pid "))
-            g_assert_false(pid_alive(atoi(lines[i] + strlen("WGM pid "))));
+            g_assert_false(wgm_test_pid_alive(atoi(lines[i] + strlen("WGM pid "))));
     }
 }
 
@@ -631,18 +591,18 @@ test_netns_stale(void)
         g_assert_no_error(error);
         g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
-    g_assert_true(netns_exists(ns));
+    g_assert_true(wgm_test_netns_exists(ns));
 
     g_test_trap_subprocess(
         "/helpers/netns/stale/subprocess", 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
-    if (netns_exists(ns)) {
+    if (wgm_test_netns_exists(ns)) {
         const char *argv[] = { "ip", "netns", "del", ns, NULL };
 
         g_spawn_sync(
             NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
     }
     g_test_trap_assert_passed();
-    g_assert_false(netns_exists(ns));
+    g_assert_false(wgm_test_netns_exists(ns));
 }
 
 int

@@ -13,6 +13,8 @@
 
 #include <glib/gstdio.h>
 
+#include "wgm-test-util.h"
+
 #define ADDRESS_TIMEOUT_MS  10000
 #define OWNER_TIMEOUT_MS    10000
 #define TERM_GRACE_MS       3000
@@ -39,28 +41,6 @@ struct _WgmTestService {
     gboolean ready;
 };
 
-/* The directories here are flat: a config file, a socket, a log. */
-static void
-remove_dir(const char *path)
-{
-    g_autoptr(GDir) dir = NULL;
-    const char *name;
-
-    if (!path)
-        return;
-    dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        while ((name = g_dir_read_name(dir))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-
-            if (g_unlink(child) < 0)
-                g_warning("cannot remove %s: %s", child, g_strerror(errno));
-        }
-    }
-    if (g_rmdir(path) < 0 && errno != ENOENT)
-        g_warning("cannot remove %s: %s", path, g_strerror(errno));
-}
-
 /* Directories of test processes that died without cleaning up (an
  * assertion aborts): "wgm-bus-<pid>-*" and "wgm-service-<pid>-*". */
 static void
@@ -77,22 +57,14 @@ remove_stale_dirs(void)
     dir  = g_dir_open(tmp, 0, NULL);
     while (dir && (name = g_dir_read_name(dir))) {
         g_autofree char *path = NULL;
-        const char      *rest;
-        char            *end;
-        long             pid;
 
-        if (g_str_has_prefix(name, "wgm-bus-"))
-            rest = name + strlen("wgm-bus-");
-        else if (g_str_has_prefix(name, "wgm-service-"))
-            rest = name + strlen("wgm-service-");
-        else
-            continue;
-        pid = strtol(rest, &end, 10);
-        if (end == rest || *end != '-' || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+        if (!wgm_test_name_is_stale(name, "wgm-bus-")
+            && !wgm_test_name_is_stale(name, "wgm-service-"))
             continue;
         path = g_build_filename(tmp, name, NULL);
+        /* Flat directories: a config file, a socket, a log. */
         if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK))
-            remove_dir(path);
+            wgm_test_remove_dir(path);
     }
 }
 
@@ -121,9 +93,7 @@ terminate_and_reap(GPid pid, guint grace_ms)
             return status;
         if (r == 0 && g_get_monotonic_time() >= deadline) {
             kill(pid, SIGKILL);
-            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-            return status;
+            return wgm_test_waitpid(pid);
         }
         g_usleep(10 * 1000);
     }
@@ -151,8 +121,7 @@ read_line(int fd, guint timeout_ms, GError **error)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            g_set_error(
-                error, G_IO_ERROR, g_io_error_from_errno(errno), "poll: %s", g_strerror(errno));
+            wgm_test_fail_errno(error, errno, "poll");
             return NULL;
         }
         if (r == 0)
@@ -260,7 +229,7 @@ wgm_test_bus_free(WgmTestBus *bus)
         terminate_and_reap(bus->pid, TERM_GRACE_MS);
     if (bus->stdout_fd >= 0)
         close(bus->stdout_fd);
-    remove_dir(bus->dir);
+    wgm_test_remove_dir(bus->dir);
     g_free(bus->dir);
     g_free(bus->address);
     g_free(bus);
@@ -331,13 +300,7 @@ service_wait_owner(WgmTestService *svc, WgmTestBus *bus, GError **error)
     gboolean owned    = FALSE;
     guint    watch;
 
-    connection =
-        g_dbus_connection_new_for_address_sync(bus->address,
-                                               G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-                                                   | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                               NULL,
-                                               NULL,
-                                               error);
+    connection = wgm_test_dbus_connect(bus->address, error);
     if (!connection)
         return FALSE;
 
@@ -423,12 +386,7 @@ wgm_test_service_spawn(WgmTestBus        *bus,
 
     log_fd = g_open(svc->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (log_fd < 0) {
-        g_set_error(error,
-                    G_IO_ERROR,
-                    g_io_error_from_errno(errno),
-                    "cannot create %s: %s",
-                    svc->log_path,
-                    g_strerror(errno));
+        wgm_test_fail_errno(error, errno, "cannot create %s", svc->log_path);
         return NULL;
     }
     ok = g_spawn_async_with_pipes_and_fds(NULL,
@@ -554,7 +512,7 @@ wgm_test_service_free(WgmTestService *svc)
         g_test_fail();
     }
     g_clear_handle_id(&svc->child_watch, g_source_remove);
-    remove_dir(svc->dir);
+    wgm_test_remove_dir(svc->dir);
     g_free(svc->dir);
     g_free(svc->log_path);
     g_free(svc->bus_name);

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#define _GNU_SOURCE /* pipe2, close_range */
 #include "config.h"
 
 #include "wgm-test-netns.h"
@@ -9,12 +8,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 
-#define NETNS_DIR        "/run/netns"
+#include "wgm-test-util.h"
+
 #define READY_TIMEOUT_MS 10000
 #define TERM_GRACE_MS    3000
 
@@ -25,16 +24,15 @@ typedef struct {
 } Peer;
 
 struct _WgmTestNet {
-    char      *prefix; /* "wgmt<pid>" */
-    char      *svc_ns;
-    char      *svc_private_key;
-    char      *svc_public_key;
-    char      *dir;        /* peer logs */
-    GPtrArray *peers;      /* Peer*, index 0 is peer 1 */
-    GPtrArray *namespaces; /* char*, every one we (tried to) create */
-    GArray    *pgids;      /* GPid, extra groups from wgm_test_net_track_pgid() */
-    GPid       watchdog_pid;
-    int        watchdog_fd;
+    char           *prefix; /* "wgmt<pid>" */
+    char           *svc_ns;
+    char           *svc_private_key;
+    char           *svc_public_key;
+    char           *dir;        /* peer logs */
+    GPtrArray      *peers;      /* Peer*, index 0 is peer 1 */
+    GPtrArray      *namespaces; /* char*, every one we (tried to) create */
+    GArray         *pgids;      /* GPid, extra groups from wgm_test_net_track_pgid() */
+    WgmTestWatchdog watchdog;
 };
 
 /*
@@ -93,135 +91,26 @@ static const char peer_script[] =
     "exec 3>&-\n"
     "wait $wgpid\n";
 
-static void
-remove_dir(const char *path)
-{
-    g_autoptr(GDir) dir = NULL;
-    const char *name;
-
-    if (!path)
-        return;
-    dir = g_dir_open(path, 0, NULL);
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-
-        g_unlink(child);
-    }
-    g_rmdir(path);
-}
-
-static gboolean
-fail_errno(GError **error, int errsv, const char *what)
-{
-    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errsv), "%s: %s", what, g_strerror(errsv));
-    return FALSE;
-}
-
-static const char *
-wireguard_go_path(void)
-{
-    const char *env = g_getenv("WGM_WIREGUARD_GO");
-
-    return env && *env ? env : WGM_WIREGUARD_GO;
-}
-
-/* Runs @argv; FALSE with its stderr in @error unless it exits 0. */
-static gboolean
-run(const char *const *argv, char **out_stdout, GError **error)
-{
-    g_autofree char *out    = NULL;
-    g_autofree char *err    = NULL;
-    int              status = 0;
-
-    if (!g_spawn_sync(NULL,
-                      (char **)argv,
-                      NULL,
-                      G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
-                      NULL,
-                      NULL,
-                      &out,
-                      &err,
-                      &status,
-                      error))
-        return FALSE;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        g_autofree char *cmd = g_strjoinv(" ", (char **)argv);
-
-        g_strstrip(err);
-        g_set_error(error,
-                    G_IO_ERROR,
-                    G_IO_ERROR_FAILED,
-                    "`%s` failed (wait status 0x%x): %s",
-                    cmd,
-                    status,
-                    *err ? err : g_strstrip(out));
-        return FALSE;
-    }
-    if (out_stdout)
-        *out_stdout = g_steal_pointer(&out);
-    return TRUE;
-}
-
 static gboolean
 run_sh(const char *script, char **out_stdout, GError **error)
 {
     const char *argv[] = { "sh", "-e", "-c", script, NULL };
 
-    return run(argv, out_stdout, error);
+    return wgm_test_run(argv, out_stdout, error);
 }
 
 /* ---- namespaces and their processes ---- */
-
-static gboolean
-netns_exists(const char *ns)
-{
-    g_autofree char *path = g_build_filename(NETNS_DIR, ns, NULL);
-
-    return g_file_test(path, G_FILE_TEST_EXISTS);
-}
 
 /* PIDs of the live processes whose network namespace is @ns. */
 static GArray *
 netns_pids(const char *ns)
 {
-    g_autofree char *path = g_build_filename(NETNS_DIR, ns, NULL);
-    GArray          *pids = g_array_new(FALSE, FALSE, sizeof(GPid));
-    g_autoptr(GDir) proc  = NULL;
-    const char *name;
-    struct stat st_ns;
+    g_autofree char *path = g_build_filename(WGM_TEST_NETNS_DIR, ns, NULL);
+    struct stat      st_ns;
 
     if (stat(path, &st_ns) < 0)
-        return pids;
-    proc = g_dir_open("/proc", 0, NULL);
-    while (proc && (name = g_dir_read_name(proc))) {
-        g_autofree char *link = NULL;
-        struct stat      st;
-        char            *end;
-        long             pid = strtol(name, &end, 10);
-
-        if (*end || pid <= 0)
-            continue;
-        link = g_strdup_printf("/proc/%ld/ns/net", pid);
-        /* Zombies have no namespaces any more, and that is fine: they
-         * hold nothing. */
-        if (stat(link, &st) == 0 && st.st_ino == st_ns.st_ino && st.st_dev == st_ns.st_dev) {
-            GPid p = (GPid)pid;
-
-            g_array_append_val(pids, p);
-        }
-    }
-    return pids;
-}
-
-static char *
-process_name(GPid pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/comm", (int)pid);
-    char            *comm = NULL;
-
-    if (!g_file_get_contents(path, &comm, NULL, NULL))
-        return g_strdup("?");
-    return g_strstrip(comm);
+        return g_array_new(FALSE, FALSE, sizeof(GPid));
+    return wgm_test_netns_pids(&st_ns, 1);
 }
 
 /* Ends whatever still runs in @ns: SIGTERM, then SIGKILL after @grace_ms.
@@ -233,7 +122,7 @@ netns_signal_all(const char *ns, int sig)
 
     for (guint i = 0; i < pids->len; i++) {
         GPid             pid  = g_array_index(pids, GPid, i);
-        g_autofree char *comm = process_name(pid);
+        g_autofree char *comm = wgm_test_process_name(pid);
 
         g_test_message("%s: sending %s to leftover process %d (%s)",
                        ns,
@@ -271,20 +160,6 @@ netns_kill_all(const char *ns, guint grace_ms)
         g_warning("%s: processes survive SIGKILL", ns);
 }
 
-static gboolean
-pid_alive(GPid pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
-    g_autofree char *stat = NULL;
-    const char      *paren;
-
-    if (!g_file_get_contents(path, &stat, NULL, NULL))
-        return FALSE;
-    /* "pid (comm) S ...": a zombie is gone for our purposes. */
-    paren = strrchr(stat, ')');
-    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
-}
-
 /* Namespaces "wgmt<pid>-*" whose test process is gone: a SIGKILLed run whose
  * watchdog died with it (e.g. the whole session was killed). */
 static void
@@ -298,19 +173,10 @@ remove_stale_namespaces(void)
     if (done)
         return;
     done = TRUE;
-    dir  = g_dir_open(NETNS_DIR, 0, NULL);
+    dir  = g_dir_open(WGM_TEST_NETNS_DIR, 0, NULL);
     while (dir && (name = g_dir_read_name(dir))) {
-        char *end;
-        long  pid;
-
-        if (!g_str_has_prefix(name, "wgmt"))
-            continue;
-        pid = strtol(name + 4, &end, 10);
-        if (end == name + 4 || *end != '-' || pid <= 0)
-            continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        g_ptr_array_add(stale, g_strdup(name));
+        if (wgm_test_name_is_stale(name, "wgmt"))
+            g_ptr_array_add(stale, g_strdup(name));
     }
     for (guint i = 0; i < stale->len; i++) {
         const char *ns          = stale->pdata[i];
@@ -319,105 +185,9 @@ remove_stale_namespaces(void)
 
         g_test_message("removing stale test namespace %s", ns);
         netns_kill_all(ns, 500);
-        if (!run(argv, NULL, &error))
+        if (!wgm_test_run(argv, NULL, &error))
             g_test_message("%s", error->message);
     }
-}
-
-/* ---- the watchdog ---- */
-
-static void watchdog_send(WgmTestNet *net, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static void
-watchdog_send(WgmTestNet *net, const char *fmt, ...)
-{
-    g_autofree char *line = NULL;
-    va_list          ap;
-    gsize            len, off = 0;
-
-    if (net->watchdog_fd < 0)
-        return;
-    va_start(ap, fmt);
-    line = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    len = strlen(line);
-    while (off < len) {
-        ssize_t n = write(net->watchdog_fd, line + off, len - off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            g_warning("watchdog pipe: %s", g_strerror(errno));
-            return;
-        }
-        off += n;
-    }
-}
-
-static gboolean
-watchdog_start(WgmTestNet *net, GError **error)
-{
-    g_autofree char *test_pid = g_strdup_printf("%d", (int)getpid());
-    char            *argv[]   = { "sh", "-c", (char *)watchdog_script, "wgm-test-watchdog", NULL };
-    g_auto(GStrv) envp        = NULL;
-    int   fds[2];
-    int   devnull;
-    pid_t pid;
-
-    /* A dead watchdog must not kill the test with SIGPIPE (GSocket ignores
-     * SIGPIPE process-wide for the same reason). */
-    signal(SIGPIPE, SIG_IGN);
-
-    envp    = g_environ_setenv(g_get_environ(), "WGM_TEST_PID", test_pid, TRUE);
-    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull < 0 || pipe2(fds, O_CLOEXEC) < 0) {
-        int errsv = errno;
-
-        if (devnull >= 0)
-            close(devnull);
-        return fail_errno(error, errsv, "watchdog pipe");
-    }
-
-    pid = fork();
-    if (pid < 0) {
-        int errsv = errno;
-
-        close(fds[0]);
-        close(fds[1]);
-        close(devnull);
-        return fail_errno(error, errsv, "fork");
-    }
-    if (pid == 0) {
-        /* Only async-signal-safe calls from here to exec.  Its own session:
-         * a test runner killing the test's process group must spare it. */
-        setsid();
-        if (dup2(fds[0], 0) < 0 || dup2(devnull, 1) < 0)
-            _exit(127);
-        /* Nothing else: above all not the write end, or EOF never comes. */
-        close_range(3, ~0U, 0);
-        execve("/bin/sh", argv, envp);
-        _exit(127);
-    }
-    close(fds[0]);
-    close(devnull);
-    net->watchdog_pid = pid;
-    net->watchdog_fd  = fds[1];
-    return TRUE;
-}
-
-static void
-watchdog_finish(WgmTestNet *net)
-{
-    int status;
-
-    if (net->watchdog_fd < 0)
-        return;
-    watchdog_send(net, "done\n");
-    close(net->watchdog_fd);
-    net->watchdog_fd = -1;
-    while (waitpid(net->watchdog_pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    net->watchdog_pid = 0;
 }
 
 /* ---- root checks ---- */
@@ -428,7 +198,7 @@ wgm_test_root_checks(char **out_reason)
     static const char *const programs[] = { "ip", "wg", "ping", "nsenter", "sh" };
     g_autofree char         *ns         = NULL;
     g_autoptr(GError) error             = NULL;
-    const char      *wggo               = wireguard_go_path();
+    const char      *wggo               = wgm_test_wireguard_go();
     g_autofree char *wggo_path          = NULL;
     int              fd;
 
@@ -462,9 +232,9 @@ wgm_test_root_checks(char **out_reason)
         const char *add[] = { "ip", "netns", "add", ns, NULL };
         const char *del[] = { "ip", "netns", "del", ns, NULL };
 
-        if (!run(add, NULL, &error))
+        if (!wgm_test_run(add, NULL, &error))
             FAIL("cannot create a network namespace: %s", error->message);
-        if (!run(del, NULL, &error))
+        if (!wgm_test_run(del, NULL, &error))
             FAIL("cannot delete network namespace %s: %s", ns, error->message);
     }
 #undef FAIL
@@ -516,12 +286,6 @@ peer_free(Peer *p)
     g_free(p);
 }
 
-static void
-child_setup_setsid(gpointer user_data)
-{
-    setsid();
-}
-
 static gboolean
 peer_spawn(WgmTestNet *net, Peer *p, GError **error)
 {
@@ -537,18 +301,18 @@ peer_spawn(WgmTestNet *net, Peer *p, GError **error)
     envp = g_environ_setenv(envp, "WGM_SVC_PUB", net->svc_public_key, TRUE);
     envp = g_environ_setenv(envp, "WGM_ADDR", addr, TRUE);
     envp = g_environ_setenv(envp, "WGM_PORT", port, TRUE);
-    envp = g_environ_setenv(envp, "WGM_WG_GO", wireguard_go_path(), TRUE);
+    envp = g_environ_setenv(envp, "WGM_WG_GO", wgm_test_wireguard_go(), TRUE);
 
     /* Errors of `ip netns exec` itself land in the log too. */
     log_fd = g_open(p->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (log_fd < 0)
-        return fail_errno(error, errno, p->log_path);
+        return wgm_test_fail_errno(error, errno, "%s", p->log_path);
     ok = g_spawn_async_with_pipes_and_fds(NULL,
                                           argv,
                                           (const char *const *)envp,
                                           G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD
                                               | G_SPAWN_STDIN_FROM_DEV_NULL,
-                                          child_setup_setsid,
+                                          wgm_test_child_setup_setsid,
                                           NULL,
                                           -1,
                                           -1,
@@ -567,7 +331,7 @@ peer_spawn(WgmTestNet *net, Peer *p, GError **error)
         return FALSE;
     }
     /* setsid() made the PID the process group ID. */
-    watchdog_send(net, "pg %d\n", (int)p->pub.pid);
+    wgm_test_watchdog_send(&net->watchdog, "pg %d\n", (int)p->pub.pid);
     return TRUE;
 }
 
@@ -639,15 +403,12 @@ peers_wait_ready(WgmTestNet *net, GError **error)
 static void
 peer_stop(WgmTestNet *net, Peer *p)
 {
-    int status;
-
     if (p->pub.pid <= 0)
         return;
     if (kill(-p->pub.pid, SIGKILL) < 0 && errno != ESRCH)
         g_warning("peer %u: kill(-%d): %s", p->pub.index, (int)p->pub.pid, g_strerror(errno));
-    while (waitpid(p->pub.pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    watchdog_send(net, "unpg %d\n", (int)p->pub.pid);
+    wgm_test_waitpid(p->pub.pid);
+    wgm_test_watchdog_send(&net->watchdog, "unpg %d\n", (int)p->pub.pid);
     p->pub.pid = 0;
     if (p->ready_fd >= 0) {
         close(p->ready_fd);
@@ -702,21 +463,21 @@ wgm_test_net_new(guint n_peers, GError **error)
 
     g_return_val_if_fail(n_peers <= 250, NULL);
 
-    net->watchdog_fd = -1;
-    net->prefix      = g_strdup_printf("wgmt%d", (int)getpid());
-    net->svc_ns      = g_strdup_printf("%s-svc", net->prefix);
-    net->peers       = g_ptr_array_new_with_free_func((GDestroyNotify)peer_free);
-    net->namespaces  = g_ptr_array_new_with_free_func(g_free);
-    net->pgids       = g_array_new(FALSE, FALSE, sizeof(GPid));
+    net->watchdog   = (WgmTestWatchdog)WGM_TEST_WATCHDOG_INIT;
+    net->prefix     = g_strdup_printf("wgmt%d", (int)getpid());
+    net->svc_ns     = g_strdup_printf("%s-svc", net->prefix);
+    net->peers      = g_ptr_array_new_with_free_func((GDestroyNotify)peer_free);
+    net->namespaces = g_ptr_array_new_with_free_func(g_free);
+    net->pgids      = g_array_new(FALSE, FALSE, sizeof(GPid));
 
     remove_stale_namespaces();
 
     net->dir = g_dir_make_tmp("wgm-net-XXXXXX", error);
     if (!net->dir)
         return NULL;
-    if (!watchdog_start(net, error))
+    if (!wgm_test_watchdog_start(&net->watchdog, watchdog_script, "wgm-test-watchdog", NULL, error))
         return NULL;
-    watchdog_send(net, "dir %s\n", net->dir);
+    wgm_test_watchdog_send(&net->watchdog, "dir %s\n", net->dir);
 
     for (guint i = 1; i <= n_peers; i++) {
         Peer *p = g_new0(Peer, 1);
@@ -738,7 +499,7 @@ wgm_test_net_new(guint n_peers, GError **error)
     for (guint i = 1; i <= n_peers; i++)
         g_ptr_array_add(net->namespaces, g_strdup(get_peer(net, i)->pub.ns));
     for (guint i = 0; i < net->namespaces->len; i++)
-        watchdog_send(net, "ns %s\n", (const char *)net->namespaces->pdata[i]);
+        wgm_test_watchdog_send(&net->watchdog, "ns %s\n", (const char *)net->namespaces->pdata[i]);
 
     /* Every command names its namespace (-n, or netns on both veth ends, so
      * the veth is created inside them and never exists on the host). */
@@ -789,7 +550,7 @@ wgm_test_net_free(WgmTestNet *net)
 
         if (kill(-pgid, SIGKILL) == 0)
             g_test_message("killed tracked process group %d", (int)pgid);
-        watchdog_send(net, "unpg %d\n", (int)pgid);
+        wgm_test_watchdog_send(&net->watchdog, "unpg %d\n", (int)pgid);
     }
 
     /* E.g. a service under test still running, or a wireguard-go it left. */
@@ -799,7 +560,7 @@ wgm_test_net_free(WgmTestNet *net)
     for (guint i = 0; i < net->namespaces->len; i++) {
         const char *ns = net->namespaces->pdata[i];
 
-        if (netns_exists(ns))
+        if (wgm_test_netns_exists(ns))
             g_string_append_printf(script, "ip netns del %s\n", ns);
     }
     if (script->len && !run_sh(script->str, NULL, &error))
@@ -807,12 +568,12 @@ wgm_test_net_free(WgmTestNet *net)
     for (guint i = 0; i < net->namespaces->len; i++) {
         const char *ns = net->namespaces->pdata[i];
 
-        if (netns_exists(ns))
+        if (wgm_test_netns_exists(ns))
             g_warning("network namespace %s is still there", ns);
     }
 
-    watchdog_finish(net);
-    remove_dir(net->dir);
+    wgm_test_watchdog_finish(&net->watchdog);
+    wgm_test_remove_dir(net->dir);
 
     g_free(net->prefix);
     g_free(net->svc_ns);
@@ -885,7 +646,7 @@ wgm_test_net_track_pgid(WgmTestNet *net, GPid pgid)
 {
     g_return_if_fail(pgid > 0);
     g_array_append_val(net->pgids, pgid);
-    watchdog_send(net, "pg %d\n", (int)pgid);
+    wgm_test_watchdog_send(&net->watchdog, "pg %d\n", (int)pgid);
 }
 
 static gboolean exec_va(const char *const *prefix,
@@ -910,7 +671,7 @@ exec_va(const char *const *prefix,
     g_ptr_array_add(argv, "-c");
     g_ptr_array_add(argv, cmd);
     g_ptr_array_add(argv, NULL);
-    return run((const char *const *)argv->pdata, out_stdout, error);
+    return wgm_test_run((const char *const *)argv->pdata, out_stdout, error);
 }
 
 gboolean
@@ -1008,7 +769,7 @@ wgm_test_net_wait_link_gone(WgmTestNet *net, const char *ns, const char *ifname,
     const char *argv[]   = { "ip", "-n", ns, "link", "show", "dev", ifname, NULL };
 
     for (;;) {
-        if (!run(argv, NULL, NULL))
+        if (!wgm_test_run(argv, NULL, NULL))
             return TRUE;
         if (g_get_monotonic_time() >= deadline)
             return FALSE;
@@ -1023,14 +784,14 @@ wgm_test_net_count_processes(WgmTestNet *net, const char *ns)
     guint n                = 0;
 
     for (guint i = 0; i < pids->len; i++)
-        n += pid_alive(g_array_index(pids, GPid, i));
+        n += wgm_test_pid_alive(g_array_index(pids, GPid, i));
     return n;
 }
 
 gboolean
 wgm_test_net_wait_processes(WgmTestNet *net, const char *ns, guint n, guint timeout_ms)
 {
-    gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 
     while (wgm_test_net_count_processes(net, ns) != n) {
         if (g_get_monotonic_time() >= deadline)

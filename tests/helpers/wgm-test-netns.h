@@ -82,7 +82,7 @@ void wgm_test_net_track_pgid(WgmTestNet *net, GPid pgid);
 
 /* Runs `sh -c CMD` in network namespace @ns, but the host's mount namespace
  * (for `wg`, use wgm_test_net_exec_in_service() or wgm_test_net_peer_exec());
- * on failure, an error with its stderr (or stdout). */
+ * on failure, an error with its stderr and stdout (wgm_test_run()). */
 gboolean wgm_test_net_exec(WgmTestNet *net,
                            const char *ns,
                            char      **out_stdout,

@@ -4,6 +4,7 @@
 #include "wgm-test-vpn.h"
 
 #include "wgm-dbus-export.h"
+#include "wgm-test-util.h"
 
 #define VPN_PATH        "/org/freedesktop/NetworkManager/VPN/Plugin"
 #define VPN_IFACE       "org.freedesktop.NetworkManager.VPN.Plugin"
@@ -57,13 +58,7 @@ wgm_test_vpn_new(const char *bus_address, const char *bus_name)
     WgmTestVpn *vpn         = g_new0(WgmTestVpn, 1);
     g_autoptr(GError) error = NULL;
 
-    vpn->connection =
-        g_dbus_connection_new_for_address_sync(bus_address,
-                                               G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-                                                   | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                               NULL,
-                                               NULL,
-                                               &error);
+    vpn->connection = wgm_test_dbus_connect(bus_address, &error);
     g_assert_no_error(error);
     vpn->bus_name     = g_strdup(bus_name);
     vpn->subscription = g_dbus_connection_signal_subscribe(vpn->connection,
@@ -371,4 +366,26 @@ wgm_test_vpn_wait_peers_state(WgmTestVpn *vpn, const char *state, guint timeout_
         wgm_test_iterate(50);
     } while (g_get_monotonic_time() < deadline);
     return FALSE;
+}
+
+void
+wgm_test_harness_start_service(WgmTestHarness    *harness,
+                               const char *const *prefix_argv,
+                               const char        *bus_name,
+                               gboolean           debug)
+{
+    g_autoptr(GError) error = NULL;
+
+    harness->service = wgm_test_service_spawn(harness->bus, prefix_argv, bus_name, debug, &error);
+    g_assert_no_error(error);
+    harness->vpn = wgm_test_vpn_new(wgm_test_bus_get_address(harness->bus), bus_name);
+}
+
+void
+wgm_test_harness_clear(WgmTestHarness *harness)
+{
+    g_clear_pointer(&harness->vpn, wgm_test_vpn_free);
+    g_clear_pointer(&harness->service, wgm_test_service_free);
+    g_clear_pointer(&harness->bus, wgm_test_bus_free);
+    g_clear_pointer(&harness->net, wgm_test_net_free);
 }

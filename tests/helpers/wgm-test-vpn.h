@@ -9,6 +9,9 @@
 
 #include <NetworkManager.h>
 
+#include "wgm-test-bus.h"
+#include "wgm-test-netns.h"
+
 typedef struct _WgmTestVpn WgmTestVpn;
 
 WgmTestVpn *wgm_test_vpn_new(const char *bus_address, const char *bus_name);
@@ -52,3 +55,21 @@ gboolean wgm_test_vpn_wait_peers_state(WgmTestVpn *vpn, const char *state, guint
 
 /* Iterates the default main context for @ms milliseconds. */
 void wgm_test_iterate(guint ms);
+
+/* The service under test as the dbus and netns suites hold it: on a private
+ * bus, driven through a WgmTestVpn, in a test network for root tests. */
+typedef struct {
+    WgmTestNet     *net; /* root tests only; freed after the service in it */
+    WgmTestBus     *bus;
+    WgmTestService *service;
+    WgmTestVpn     *vpn;
+} WgmTestHarness;
+
+/* Spawns the service on @harness->bus (behind @prefix_argv, owning
+ * @bus_name) and a WgmTestVpn to drive it; asserts that it started. */
+void wgm_test_harness_start_service(WgmTestHarness    *harness,
+                                    const char *const *prefix_argv,
+                                    const char        *bus_name,
+                                    gboolean           debug);
+/* Frees the driver, the service, the bus and the network, in that order. */
+void wgm_test_harness_clear(WgmTestHarness *harness);

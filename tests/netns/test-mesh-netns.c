@@ -20,12 +20,7 @@
 #define STATE_STOPPED 6
 #define PEER1_PATH    "/org/freedesktop/NetworkManager/wgmesh/Peer/1"
 
-typedef struct {
-    WgmTestNet     *net;
-    WgmTestBus     *bus;
-    WgmTestService *service;
-    WgmTestVpn     *vpn;
-} Fixture;
+typedef WgmTestHarness Fixture;
 
 static void
 fixture_setup(Fixture *f, gconstpointer data)
@@ -40,19 +35,14 @@ fixture_setup(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     f->bus = wgm_test_bus_new(&error);
     g_assert_no_error(error);
-    wrap       = wgm_test_net_wrap_argv(f->net, wgm_test_net_get_svc_ns(f->net));
-    f->service = wgm_test_service_spawn(f->bus, (const char *const *)wrap, BUS_NAME, TRUE, &error);
-    g_assert_no_error(error);
-    f->vpn = wgm_test_vpn_new(wgm_test_bus_get_address(f->bus), BUS_NAME);
+    wrap = wgm_test_net_wrap_argv(f->net, wgm_test_net_get_svc_ns(f->net));
+    wgm_test_harness_start_service(f, (const char *const *)wrap, BUS_NAME, TRUE);
 }
 
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
-    g_clear_pointer(&f->vpn, wgm_test_vpn_free);
-    g_clear_pointer(&f->service, wgm_test_service_free);
-    g_clear_pointer(&f->bus, wgm_test_bus_free);
-    g_clear_pointer(&f->net, wgm_test_net_free);
+    wgm_test_harness_clear(f);
 }
 
 /* vpn.data for the mesh: the test network's peers first, then @n_extra

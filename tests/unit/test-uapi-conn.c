@@ -401,10 +401,13 @@ result_clear(Result *r)
     g_clear_error(&r->error);
 }
 
+/* A callback's outcome: @ok, with an error exactly when not. */
 static void
-result_done(Result *r)
+result_done(Result *r, gboolean ok)
 {
     g_assert_false(r->done);
+    r->ok = ok;
+    g_assert_true(r->ok == (r->error == NULL));
     r->done  = TRUE;
     r->order = ++r->f->n_completed;
 }
@@ -415,9 +418,7 @@ get_cb(GObject *source, GAsyncResult *result, gpointer data)
     Result *r = data;
 
     r->stats = wgm_uapi_conn_get_finish(WGM_UAPI_CONN(source), result, &r->error);
-    r->ok    = r->stats != NULL;
-    g_assert_true(r->ok == (r->error == NULL));
-    result_done(r);
+    result_done(r, r->stats != NULL);
 }
 
 static void
@@ -425,9 +426,7 @@ set_cb(GObject *source, GAsyncResult *result, gpointer data)
 {
     Result *r = data;
 
-    r->ok = wgm_uapi_conn_set_finish(WGM_UAPI_CONN(source), result, &r->error);
-    g_assert_true(r->ok == (r->error == NULL));
-    result_done(r);
+    result_done(r, wgm_uapi_conn_set_finish(WGM_UAPI_CONN(source), result, &r->error));
 }
 
 static void
@@ -435,9 +434,7 @@ connect_cb(GObject *source, GAsyncResult *result, gpointer data)
 {
     Result *r = data;
 
-    r->ok = wgm_uapi_conn_connect_finish(WGM_UAPI_CONN(source), result, &r->error);
-    g_assert_true(r->ok == (r->error == NULL));
-    result_done(r);
+    result_done(r, wgm_uapi_conn_connect_finish(WGM_UAPI_CONN(source), result, &r->error));
 }
 
 static void
