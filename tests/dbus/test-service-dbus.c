@@ -28,34 +28,27 @@
 
 typedef WgmTestHarness Fixture;
 
+/* clang-format off */
 static const char *const good_data[] = {
-    "address",
-    "10.77.0.1/24, fd77::1/64",
-    "listen-port",
-    "51820",
-    "dns",
-    "10.77.0.53",
-    "dns-search",
-    "mesh.test",
-    "peer.1.public-key",
-    PUB1,
-    "peer.1.endpoint",
-    "10.200.1.2:51820",
-    "peer.1.allowed-ips",
-    "10.77.0.2/32, 10.99.0.0/16",
-    "peer.1.name",
-    "one",
-    "peer.2.public-key",
-    PUB2,
-    "peer.2.endpoint",
-    "10.200.2.2:51820",
-    "peer.2.allowed-ips",
-    "10.77.0.3/32, fd77::3/128",
+    "address",            "10.77.0.1/24, fd77::1/64",
+    "listen-port",        "51820",
+    "dns",                "10.77.0.53",
+    "dns-search",         "mesh.test",
+    "peer.1.public-key",  PUB1,
+    "peer.1.endpoint",    "10.200.1.2:51820",
+    "peer.1.allowed-ips", "10.77.0.2/32, 10.99.0.0/16",
+    "peer.1.name",        "one",
+    "peer.2.public-key",  PUB2,
+    "peer.2.endpoint",    "10.200.2.2:51820",
+    "peer.2.allowed-ips", "10.77.0.3/32, fd77::3/128",
     NULL,
 };
 static const char *const good_secrets[] = {
-    "private-key", PRIV, "peer.2.preshared-key", PSK, NULL,
+    "private-key",          PRIV,
+    "peer.2.preshared-key", PSK,
+    NULL,
 };
+/* clang-format on */
 
 static void
 fixture_setup(Fixture *f, gconstpointer data)
@@ -450,6 +443,103 @@ test_connect_and_export(Fixture *f, gconstpointer data)
     assert_no_secret(log);
 }
 
+/* Runs gdbus as user nobody; TRUE if the call succeeded, else its error. */
+static gboolean
+gdbus_as_nobody(Fixture    *f,
+                const char *dest,
+                const char *path,
+                const char *method,
+                char      **out_error)
+{
+    const char *argv[]      = { "setpriv",
+                                "--reuid=nobody",
+                                "--regid=nogroup",
+                                "--clear-groups",
+                                "gdbus",
+                                "call",
+                                "--address",
+                                wgm_test_bus_get_address(f->bus),
+                                "--dest",
+                                dest,
+                                "--object-path",
+                                path,
+                                "--method",
+                                method,
+                                NULL };
+    g_autoptr(GError) error = NULL;
+    int status;
+
+    g_assert_true(g_spawn_sync(NULL,
+                               (char **)argv,
+                               NULL,
+                               G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                               NULL,
+                               NULL,
+                               NULL,
+                               out_error,
+                               &status,
+                               &error));
+    g_assert_no_error(error);
+    return g_spawn_check_wait_status(status, NULL);
+}
+
+static void
+assert_nobody_may(Fixture *f, const char *path, const char *method, gboolean allowed)
+{
+    g_autofree char *err = NULL;
+    gboolean         ok  = gdbus_as_nobody(f, BUS_NAME ".Connection_7", path, method, &err);
+
+    g_test_message("nobody: %s %s -> %s", path, method, ok ? "ok" : g_strstrip(err));
+    if (allowed)
+        g_assert_true(ok || !strstr(err, "AccessDenied"));
+    else
+        g_assert_true(!ok && strstr(err, "org.freedesktop.DBus.Error.AccessDenied"));
+}
+
+/* data/nm-wgmesh-service.conf on a bus with the system bus's default
+ * policy: root (NetworkManager) owns the .Connection_N names and drives the
+ * VPN plugin; any local user may watch the mesh but not drive it. */
+static void
+test_policy(Fixture *f, gconstpointer data)
+{
+    g_autofree char *policy = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) bad = with_override("listen-port", "70000", FALSE);
+    g_autofree char *remote = NULL;
+
+    WGM_TEST_REQUIRE_ROOT();
+
+    policy = g_build_filename(g_getenv("WGM_SOURCE_ROOT"), "data", "nm-wgmesh-service.conf", NULL);
+    g_clear_pointer(&f->bus, wgm_test_bus_free);
+    f->bus = wgm_test_bus_new_with_policy(policy, &error);
+    g_assert_no_error(error);
+    wgm_test_harness_start_service(f, NULL, BUS_NAME ".Connection_7", TRUE);
+
+    /* Root gets through to the plugin (and its settings check). */
+    g_assert_false(wgm_test_vpn_connect(f->vpn, bad, &error));
+    remote = g_dbus_error_get_remote_error(error);
+    g_assert_cmpstr(remote, ==, "org.freedesktop.NetworkManager.wgmesh.Error.InvalidSetting");
+
+    assert_nobody_may(f,
+                      "/org/freedesktop/NetworkManager/wgmesh",
+                      "org.freedesktop.DBus.Introspectable.Introspect",
+                      TRUE);
+    assert_nobody_may(f,
+                      "/org/freedesktop/NetworkManager/wgmesh",
+                      "org.freedesktop.DBus.ObjectManager.GetManagedObjects",
+                      TRUE);
+    assert_nobody_may(f,
+                      "/org/freedesktop/NetworkManager/VPN/Plugin",
+                      "org.freedesktop.NetworkManager.VPN.Plugin.Disconnect",
+                      FALSE);
+    assert_nobody_may(f,
+                      "/org/freedesktop/NetworkManager/VPN/Plugin",
+                      "org.freedesktop.NetworkManager.VPN.Plugin.SetFailure",
+                      FALSE);
+    assert_nobody_may(
+        f, "/org/freedesktop/NetworkManager/wgmesh", "org.freedesktop.DBus.Properties.Set", FALSE);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -461,6 +551,7 @@ main(int argc, char *argv[])
     ADD("/dbus/bad-settings-exits-cleanly", test_bad_settings_exits_cleanly);
     ADD("/dbus/bad-call", test_bad_call);
     ADD("/dbus/connect-and-export", test_connect_and_export);
+    ADD("/dbus/policy", test_policy);
 #undef ADD
 
     return g_test_run();

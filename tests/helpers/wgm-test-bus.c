@@ -143,27 +143,58 @@ read_line(int fd, guint timeout_ms, GError **error)
     return g_string_free(g_steal_pointer(&line), FALSE);
 }
 
-static const char bus_config[] =
+static const char bus_config_head[] =
     "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
     " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
     "<busconfig>\n"
     "  <type>system</type>\n"
     "  <listen>unix:path=%s</listen>\n"
-    "  <auth>EXTERNAL</auth>\n"
+    "  <auth>EXTERNAL</auth>\n";
+
+static const char bus_policy_allow_all[] = "  <policy context=\"default\">\n"
+                                           "    <allow user=\"*\"/>\n"
+                                           "    <allow own=\"*\"/>\n"
+                                           "    <allow send_destination=\"*\"/>\n"
+                                           "    <allow receive_sender=\"*\"/>\n"
+                                           "  </policy>\n";
+
+/* The default policy of Debian's /usr/share/dbus-1/system.conf: services
+ * punch their own holes (the file included after it). */
+static const char bus_policy_system[] =
     "  <policy context=\"default\">\n"
     "    <allow user=\"*\"/>\n"
-    "    <allow own=\"*\"/>\n"
-    "    <allow send_destination=\"*\"/>\n"
-    "    <allow receive_sender=\"*\"/>\n"
+    "    <deny own=\"*\"/>\n"
+    "    <deny send_type=\"method_call\"/>\n"
+    "    <allow send_type=\"signal\"/>\n"
+    "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+    "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+    "    <allow receive_type=\"method_call\"/>\n"
+    "    <allow receive_type=\"method_return\"/>\n"
+    "    <allow receive_type=\"error\"/>\n"
+    "    <allow receive_type=\"signal\"/>\n"
+    "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+    "           send_interface=\"org.freedesktop.DBus\"/>\n"
+    "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+    "           send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
+    "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+    "           send_interface=\"org.freedesktop.DBus.Properties\"/>\n"
     "  </policy>\n"
-    "</busconfig>\n";
+    "  <include>%s</include>\n";
 
 WgmTestBus *
 wgm_test_bus_new(GError **error)
 {
+    return wgm_test_bus_new_with_policy(NULL, error);
+}
+
+WgmTestBus *
+wgm_test_bus_new_with_policy(const char *policy_file, GError **error)
+{
     g_autoptr(WgmTestBus) bus = g_new0(WgmTestBus, 1);
     g_autofree char *socket   = NULL;
     g_autofree char *config   = NULL;
+    g_autofree char *head     = NULL;
+    g_autofree char *policy   = NULL;
     g_autofree char *text     = NULL;
     g_autofree char *arg      = NULL;
     g_autofree char *tmpl     = NULL;
@@ -175,9 +206,17 @@ wgm_test_bus_new(GError **error)
     bus->dir = g_dir_make_tmp(tmpl, error);
     if (!bus->dir)
         return NULL;
+    /* Other users reach the socket only with a real policy to test. */
+    if (policy_file && g_chmod(bus->dir, 0755) != 0) {
+        wgm_test_fail_errno(error, errno, "chmod %s", bus->dir);
+        return NULL;
+    }
     socket = g_build_filename(bus->dir, "bus", NULL);
     config = g_build_filename(bus->dir, "bus.conf", NULL);
-    text   = g_markup_printf_escaped(bus_config, socket);
+    head   = g_markup_printf_escaped(bus_config_head, socket);
+    policy = policy_file ? g_markup_printf_escaped(bus_policy_system, policy_file)
+                         : g_strdup(bus_policy_allow_all);
+    text   = g_strconcat(head, policy, "</busconfig>\n", NULL);
     if (!g_file_set_contents(config, text, -1, error))
         return NULL;
 

@@ -19,6 +19,10 @@ typedef struct _WgmTestService WgmTestService;
 
 /* Starts dbus-daemon and waits until it has printed its address. */
 WgmTestBus *wgm_test_bus_new(GError **error);
+/* The same with the system bus's default policy (deny owning names and
+ * method calls, as in Debian's system.conf) plus @policy_file, e.g. the
+ * service's own data/nm-wgmesh-service.conf; other users may connect. */
+WgmTestBus *wgm_test_bus_new_with_policy(const char *policy_file, GError **error);
 /* "unix:path=…,guid=…" */
 const char *wgm_test_bus_get_address(WgmTestBus *bus);
 /* SIGTERMs the daemon (SIGKILL after 3 s), reaps it, removes its directory. */
