@@ -443,6 +443,51 @@ test_connect_and_export(Fixture *f, gconstpointer data)
     assert_no_secret(log);
 }
 
+/* A peer that routes everything (0.0.0.0/0, as in wg-quick): no /0 route,
+ * but never-default off, so NetworkManager makes the mesh the default route
+ * (and pins the gateway through the underlay).  IPv6 stays never-default. */
+static void
+test_default_route(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) conn =
+        with_override("peer.1.allowed-ips", "0.0.0.0/0, 10.99.0.0/16", FALSE);
+    g_autoptr(GVariant) ip4    = NULL;
+    g_autoptr(GVariant) ip6    = NULL;
+    g_autoptr(GVariant) dict4  = NULL;
+    g_autoptr(GVariant) dict6  = NULL;
+    g_autoptr(GVariant) routes = NULL;
+    g_auto(GStrv) wrap         = NULL;
+    gboolean b;
+
+    WGM_TEST_REQUIRE_ROOT();
+
+    f->net = wgm_test_net_new(0, &error);
+    g_assert_no_error(error);
+    wrap = wgm_test_net_wrap_argv(f->net, wgm_test_net_get_svc_ns(f->net));
+    wgm_test_harness_start_service(f, (const char *const *)wrap, BUS_NAME, TRUE);
+    g_assert_true(wgm_test_vpn_connect(f->vpn, conn, &error));
+    g_assert_no_error(error);
+
+    ip4 = wgm_test_vpn_wait_signal(f->vpn, "Ip4Config", 15000);
+    g_assert_nonnull(ip4);
+    g_variant_get(ip4, "(@a{sv})", &dict4);
+    g_assert_true(g_variant_lookup(dict4, "never-default", "b", &b));
+    g_assert_false(b);
+    routes = g_variant_lookup_value(dict4, "routes", G_VARIANT_TYPE("aau"));
+    g_assert_cmpuint(g_variant_n_children(routes), ==, 2); /* 10.99.0.0/16, 10.77.0.3/32 */
+    g_assert_true(routes4_contain(routes, "10.99.0.0", 16));
+    g_assert_false(routes4_contain(routes, "0.0.0.0", 0));
+
+    ip6 = wgm_test_vpn_wait_signal(f->vpn, "Ip6Config", 5000);
+    g_assert_nonnull(ip6);
+    g_variant_get(ip6, "(@a{sv})", &dict6);
+    g_assert_true(g_variant_lookup(dict6, "never-default", "b", &b));
+    g_assert_true(b);
+    g_assert_true(wgm_test_vpn_disconnect(f->vpn, &error));
+    g_assert_no_error(error);
+}
+
 /* Runs gdbus as user nobody; TRUE if the call succeeded, else its error. */
 static gboolean
 gdbus_as_nobody(Fixture    *f,
@@ -551,6 +596,7 @@ main(int argc, char *argv[])
     ADD("/dbus/bad-settings-exits-cleanly", test_bad_settings_exits_cleanly);
     ADD("/dbus/bad-call", test_bad_call);
     ADD("/dbus/connect-and-export", test_connect_and_export);
+    ADD("/dbus/default-route", test_default_route);
     ADD("/dbus/policy", test_policy);
 #undef ADD
 
