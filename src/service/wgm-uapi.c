@@ -68,16 +68,42 @@ append_peer(GString *str, const WgmPeerUpdate *peer)
     g_string_append_printf(str, "persistent_keepalive_interval=%u\n", peer->persistent_keepalive);
 }
 
+/* Longest lines of a request, with their '\n'. */
+#define KEY_LINE_MAX    (sizeof("preshared_key=") - 1 + WGM_KEY_HEX_LEN + 1)
+#define ADDR_LINE_MAX   (sizeof("allowed_ip=") - 1 + WGM_IP_STRLEN + 1)
+#define KEEPALIVE_LINE  (sizeof("persistent_keepalive_interval=65535\n") - 1)
+#define FIXED_LINES_MAX 64 /* "set=1", "listen_port=N", "replace_*=true", "remove=true" */
+
+/* An upper bound of the request's length: the buffer is allocated once and
+ * never grows, since a realloc would leave a copy of the keys in freed
+ * memory that nothing can wipe. */
+static gsize
+request_len_max(const WgmDeviceUpdate *update)
+{
+    gsize len = 2 * FIXED_LINES_MAX + KEY_LINE_MAX + 1;
+
+    for (guint i = 0; update->peers && i < update->peers->len; i++) {
+        const WgmPeerUpdate *peer = update->peers->pdata[i];
+
+        /* public_key twice (kick), preshared_key, endpoint, replace line,
+         * three keepalive lines (kick), the allowed IPs. */
+        len += 3 * KEY_LINE_MAX + ADDR_LINE_MAX + FIXED_LINES_MAX + 3 * KEEPALIVE_LINE;
+        if (peer->allowed_ips)
+            len += peer->allowed_ips->len * ADDR_LINE_MAX;
+    }
+    return len;
+}
+
 GString *
 wgm_uapi_build_set(const WgmDeviceUpdate *update)
 {
     GString *str;
+    gsize    allocated;
 
     g_return_val_if_fail(update, NULL);
 
-    /* ~250 bytes a peer; growing by doubling would leave copies of secrets
-     * behind in freed memory, so reserve generously up front. */
-    str = g_string_sized_new(256 + (update->peers ? update->peers->len : 0) * 320);
+    str       = g_string_sized_new(request_len_max(update));
+    allocated = str->allocated_len;
     g_string_append(str, "set=1\n");
     if (update->has_private_key)
         append_key(str, "private_key", &update->private_key);
@@ -88,6 +114,8 @@ wgm_uapi_build_set(const WgmDeviceUpdate *update)
     for (guint i = 0; update->peers && i < update->peers->len; i++)
         append_peer(str, update->peers->pdata[i]);
     g_string_append_c(str, '\n');
+    /* The bound above is wrong if this fires: a key may have been copied. */
+    g_warn_if_fail(str->allocated_len == allocated);
     return str;
 }
 

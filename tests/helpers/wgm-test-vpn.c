@@ -3,6 +3,8 @@
 
 #include "wgm-test-vpn.h"
 
+#include <unistd.h>
+
 #include "wgm-dbus-export.h"
 #include "wgm-test-util.h"
 
@@ -374,8 +376,21 @@ wgm_test_harness_start_service(WgmTestHarness    *harness,
                                const char        *bus_name,
                                gboolean           debug)
 {
+    /* A service run as root never runs in the host's namespaces, even for
+     * tests that expect it to refuse a profile before touching anything: a
+     * network and mount namespace of its own (dropped with it), a private
+     * /run.  The bus is a socket path, so it is reached from there. */
+    static const char *const isolated[] = {
+        "unshare", "--net",
+        "--mount", "--propagation",
+        "slave",   "sh",
+        "-c",      "mount -t tmpfs tmpfs /run && mkdir -p /run/wireguard && exec \"$@\"",
+        "sh",      NULL,
+    };
     g_autoptr(GError) error = NULL;
 
+    if (!prefix_argv && geteuid() == 0)
+        prefix_argv = isolated;
     harness->service = wgm_test_service_spawn(harness->bus, prefix_argv, bus_name, debug, &error);
     g_assert_no_error(error);
     harness->vpn = wgm_test_vpn_new(wgm_test_bus_get_address(harness->bus), bus_name);

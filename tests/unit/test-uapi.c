@@ -382,6 +382,51 @@ test_set_large(void)
     wgm_secret_gstring_free(str);
 }
 
+/* The request buffer is allocated once and never grows (a realloc would
+ * leave the hex keys in freed memory): with the worst-case lines for every
+ * peer and many allowed IPs, the allocation is what it was at the start
+ * (build_set also warns, which g_test_init() makes fatal). */
+static void
+test_set_no_growth(void)
+{
+    for (guint n_ips = 0; n_ips <= 300; n_ips += 100) {
+        g_autoptr(WgmDeviceUpdate) update = wgm_device_update_new();
+        GString *str;
+        gsize    len_before_wipe;
+
+        update->has_private_key = TRUE;
+        update->private_key     = key_filled(0x5a);
+        update->listen_port     = 65535;
+        update->replace_peers   = TRUE;
+        for (guint i = 0; i < 3; i++) {
+            WgmKey         key  = key_filled(i + 1);
+            WgmPeerUpdate *peer = wgm_device_update_add_peer(update, &key);
+
+            peer->replace_allowed_ips  = TRUE;
+            peer->allowed_ips          = g_array_new(FALSE, FALSE, sizeof(WgmIpPrefix));
+            peer->has_endpoint         = TRUE;
+            peer->endpoint             = endpoint("[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
+            peer->has_preshared_key    = TRUE;
+            peer->preshared_key        = key_filled(0xa5);
+            peer->persistent_keepalive = 65535;
+            peer->kick                 = TRUE;
+            for (guint j = 0; j < n_ips; j++) {
+                g_autofree char *text =
+                    g_strdup_printf("2001:db8:ffff:ffff:ffff:ffff:%x:ffff/128", j);
+                WgmIpPrefix p;
+
+                g_assert_true(wgm_ip_prefix_parse(text, FALSE, &p, NULL));
+                g_array_append_val(peer->allowed_ips, p);
+            }
+        }
+        str             = wgm_uapi_build_set(update);
+        len_before_wipe = str->len;
+        g_assert_cmpuint(len_before_wipe, <, str->allocated_len);
+        g_assert_nonnull(strstr(str->str, "preshared_key="));
+        wgm_secret_gstring_free(str);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Reading replies recorded from wireguard-go */
 
@@ -859,6 +904,7 @@ main(int argc, char **argv)
     g_test_add_func("/uapi/set/kick", test_set_kick);
     g_test_add_func("/uapi/set/many", test_set_many);
     g_test_add_func("/uapi/set/large", test_set_large);
+    g_test_add_func("/uapi/set/no-growth", test_set_no_growth);
     g_test_add_func("/uapi/read/recorded-mesh", test_read_mesh);
     g_test_add_func("/uapi/read/recorded-others", test_read_recorded_others);
     g_test_add_func("/uapi/read/recorded-set-replies", test_read_set_replies);
