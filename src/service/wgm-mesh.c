@@ -6,6 +6,8 @@
 #include "wgm-mesh.h"
 
 #include "wgm-error.h"
+#include "wgm-resolve.h"
+#include "wgm-settings-keys.h"
 
 /* Polling: fast while a handshake is awaited (100 ms doubling to 1 s), slow
  * otherwise.  At 10,000 peers a full get=1 is ~22 ms in wireguard-go.  The
@@ -41,6 +43,7 @@ struct _WgmMesh {
     gint64        poll_interval;
     gboolean      poll_in_flight;
     gboolean      apply_in_flight;
+    gint64        kick_pause_until; /* monotonic: no kicks before, after a refused batch */
     gboolean      running;
 };
 
@@ -179,66 +182,138 @@ wgm_mesh_count_states(WgmMesh *self, guint *n_idle, guint *n_connecting, guint *
     *n_connected  = n[WGM_PEER_STATE_CONNECTED];
 }
 
-gboolean
-wgm_mesh_get_gateway(WgmMesh *self, WgmIpAddr *out)
+static gboolean
+routes_default(const WgmPeer *peer)
 {
-    for (guint i = 0; i < self->peers->len; i++) {
-        const WgmPeer *peer = self->peers->pdata[i];
-
-        if (peer->has_endpoint) {
-            *out = peer->endpoint.addr;
+    for (guint i = 0; i < peer->allowed_ips->len; i++) {
+        if (wgm_ip_prefix_is_default(&g_array_index(peer->allowed_ips, WgmIpPrefix, i)))
             return TRUE;
-        }
     }
     return FALSE;
 }
 
+/* NetworkManager pins a host route to the gateway through the underlay.
+ * When a peer routes everything (an exit node), that must be its endpoint:
+ * pinned to any other, the exit node's own packets would be routed into the
+ * tunnel to itself. */
+gboolean
+wgm_mesh_get_gateway(WgmMesh *self, WgmIpAddr *out)
+{
+    const WgmPeer *first = NULL;
+
+    for (guint i = 0; i < self->peers->len; i++) {
+        const WgmPeer *peer = self->peers->pdata[i];
+
+        if (!peer->has_endpoint)
+            continue;
+        if (routes_default(peer)) {
+            *out = peer->endpoint.addr;
+            return TRUE;
+        }
+        if (!first)
+            first = peer;
+    }
+    if (!first)
+        return FALSE;
+    *out = first->endpoint.addr;
+    return TRUE;
+}
+
 /* ---- the guard ---------------------------------------------------------- */
 
+/* An endpoint that did not resolve (at boot, say, before DNS works) is
+ * looked up again after 2 s, then twice as long each time, up to a minute. */
+#define RESOLVE_RETRY_MIN_USEC (2 * G_USEC_PER_SEC)
+#define RESOLVE_RETRY_MAX_USEC (60 * G_USEC_PER_SEC)
+/* After WireGuard refused a batch of kicks, the next batch waits this long. */
+#define KICK_PAUSE_USEC (1 * G_USEC_PER_SEC)
+
+static const char peer_unknown_error[] = "WireGuard does not know this peer";
+
+static void resolve_peer(WgmMesh *self, WgmPeer *peer, GTask *start_task);
+
 static void
-plan_peer(WgmMesh *self, WgmPeer *peer, gint64 now_real, gint64 now_mono)
+plan_peer(WgmMesh *self, WgmPeer *peer, gint64 now_mono)
 {
-    gint64 kick = wgm_peer_next_kick(peer, now_real, now_mono);
+    gint64 kick = wgm_peer_next_kick(peer, now_mono);
+    gint64 next = kick;
+    gint64 retry;
 
-    if (kick != peer->next_kick_mono) {
-        gint64 retry = (kick && peer->state == WGM_PEER_STATE_CONNECTING) ? mono_to_real(kick) : 0;
+    if (peer->next_resolve_mono && (!next || peer->next_resolve_mono < next))
+        next = peer->next_resolve_mono;
+    peer->next_kick_mono = kick;
 
-        peer->next_kick_mono = kick;
-        if (retry / G_USEC_PER_SEC != peer->next_retry / G_USEC_PER_SEC) {
-            peer->next_retry = retry;
-            peer->dirty      = TRUE;
-        }
+    retry = (next && peer->state == WGM_PEER_STATE_CONNECTING) ? mono_to_real(next) : 0;
+    if (retry / G_USEC_PER_SEC != peer->next_retry / G_USEC_PER_SEC) {
+        peer->next_retry = retry;
+        peer->dirty      = TRUE;
     }
 }
+
+/* What a batch of kicks changed, to undo it if WireGuard refuses. */
+typedef struct {
+    WgmPeer *peer;
+    gint64   last_kick_mono;
+    gint64   attempt_since;
+    guint    attempts;
+    gboolean endpoint_pending;
+} KickUndo;
+
+typedef struct {
+    WgmMesh *self;
+    GArray  *undo; /* of KickUndo */
+} KickBatch;
 
 static void
 apply_kicks_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    WgmMesh *self           = user_data;
+    KickBatch *batch        = user_data;
+    WgmMesh   *self         = batch->self;
     g_autoptr(GError) error = NULL;
 
-    if (!wgm_backend_apply_finish(WGM_BACKEND(source), result, &error)) {
-        if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            g_warning("asking WireGuard for handshakes failed: %s", error->message);
-    }
     self->apply_in_flight = FALSE;
+    if (!wgm_backend_apply_finish(WGM_BACKEND(source), result, &error) && self->running
+        && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        gint64 now_mono = g_get_monotonic_time();
+
+        /* Nothing was asked of WireGuard: no attempt to count, and the
+         * kicks are due again after a short pause. */
+        g_warning("asking WireGuard for handshakes failed: %s", error->message);
+        for (guint i = 0; i < batch->undo->len; i++) {
+            const KickUndo *u = &g_array_index(batch->undo, KickUndo, i);
+
+            u->peer->last_kick_mono   = u->last_kick_mono;
+            u->peer->attempt_since    = u->attempt_since;
+            u->peer->attempts         = u->attempts;
+            u->peer->endpoint_pending = u->endpoint_pending;
+            u->peer->dirty            = TRUE;
+            plan_peer(self, u->peer, now_mono);
+        }
+        self->kick_pause_until = now_mono + KICK_PAUSE_USEC;
+    }
     if (self->running)
         reschedule(self);
+    g_array_unref(batch->undo);
     g_object_unref(self);
+    g_free(batch);
 }
 
 /* One transaction for every peer whose kick is due. */
 static void
-kick_due_peers(WgmMesh *self, gint64 now_real, gint64 now_mono)
+kick_due_peers(WgmMesh *self, gint64 now_mono)
 {
     g_autoptr(WgmDeviceUpdate) update = NULL;
+    KickBatch *batch;
 
-    if (self->apply_in_flight)
+    if (self->apply_in_flight || now_mono < self->kick_pause_until)
         return;
 
+    batch       = g_new0(KickBatch, 1);
+    batch->undo = g_array_new(FALSE, FALSE, sizeof(KickUndo));
     for (guint i = 0; i < self->peers->len; i++) {
         WgmPeer       *peer = self->peers->pdata[i];
         WgmPeerUpdate *pu;
+        KickUndo       undo;
 
         if (!peer->next_kick_mono || peer->next_kick_mono > now_mono)
             continue;
@@ -247,33 +322,71 @@ kick_due_peers(WgmMesh *self, gint64 now_real, gint64 now_mono)
         pu                       = wgm_device_update_add_peer(update, &peer->public_key);
         pu->persistent_keepalive = peer->persistent_keepalive;
         pu->kick                 = TRUE;
-        wgm_peer_kicked(peer, now_real, now_mono);
+        /* Only a newly resolved endpoint: setting it again would undo
+         * WireGuard's roaming to where the peer really is. */
+        if (peer->endpoint_pending) {
+            pu->has_endpoint = TRUE;
+            pu->endpoint     = peer->endpoint;
+        }
+        undo = (KickUndo){
+            .peer             = peer,
+            .last_kick_mono   = peer->last_kick_mono,
+            .attempt_since    = peer->attempt_since,
+            .attempts         = peer->attempts,
+            .endpoint_pending = peer->endpoint_pending,
+        };
+        g_array_append_val(batch->undo, undo);
+        wgm_peer_kicked(peer, now_mono);
+        peer->endpoint_pending = FALSE;
         wgm_peer_debug(peer,
                        "asking WireGuard for a handshake (%s)",
-                       peer->state == WGM_PEER_STATE_CONNECTED ? "refresh" : "retry");
-        peer->next_kick_mono = 0;
-        plan_peer(self, peer, now_real, now_mono);
+                       peer->state == WGM_PEER_STATE_CONNECTED ? "refresh" : "attempt");
+        plan_peer(self, peer, now_mono);
     }
-    if (!update)
+    if (!update) {
+        g_array_unref(batch->undo);
+        g_free(batch);
         return;
+    }
 
     self->poll_interval   = POLL_FAST_MIN_USEC;
     self->next_poll_mono  = MIN(self->next_poll_mono, now_mono + POLL_FIRST_USEC);
     self->apply_in_flight = TRUE;
-    wgm_backend_apply_async(
-        self->backend, update, self->cancellable, apply_kicks_cb, g_object_ref(self));
+    batch->self           = g_object_ref(self);
+    wgm_backend_apply_async(self->backend, update, self->cancellable, apply_kicks_cb, batch);
 }
 
+/* Polling is fast only while WireGuard is trying a handshake we asked for
+ * (it gives up after 90 s); a peer that can only wait to be contacted, or
+ * whose endpoint does not resolve, does not keep the mesh polling fast. */
 static gboolean
-any_peer_connecting(WgmMesh *self)
+any_peer_awaiting_handshake(WgmMesh *self, gint64 now_mono)
 {
     for (guint i = 0; i < self->peers->len; i++) {
         const WgmPeer *peer = self->peers->pdata[i];
 
-        if (peer->state == WGM_PEER_STATE_CONNECTING)
+        if (peer->state == WGM_PEER_STATE_CONNECTING && peer->last_kick_mono
+            && now_mono - peer->last_kick_mono < WGM_RETRY_CONNECTING_USEC)
             return TRUE;
     }
     return FALSE;
+}
+
+/* States follow the clock even when a poll fails: a peer whose handshake
+ * grows old stops being Connected whether or not WireGuard answers. */
+static gboolean
+update_states(WgmMesh *self, gint64 now_real, gint64 now_mono)
+{
+    gboolean changed = FALSE;
+
+    for (guint i = 0; i < self->peers->len; i++) {
+        WgmPeer *peer = self->peers->pdata[i];
+
+        wgm_peer_update_state(peer, now_real, now_mono);
+        plan_peer(self, peer, now_mono);
+        changed |= peer->dirty;
+    }
+    return changed;
 }
 
 static void
@@ -300,6 +413,8 @@ poll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
          * and the next poll tries again. */
         g_warning("reading WireGuard peer statistics failed: %s", error->message);
         self->next_poll_mono = now_mono + POLL_SLOW_USEC;
+        if (update_states(self, now_real, now_mono))
+            g_signal_emit(self, signals[SIGNAL_CHANGED], 0);
         goto out;
     }
 
@@ -316,20 +431,20 @@ poll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
         if (!peer)
             continue;
         g_hash_table_add(seen, peer);
-        wgm_peer_update_from_stats(peer, ps);
+        wgm_peer_update_from_stats(peer, ps, now_real, now_mono);
     }
-
     for (guint i = 0; i < self->peers->len; i++) {
-        WgmPeer *peer = self->peers->pdata[i];
+        WgmPeer *peer  = self->peers->pdata[i];
+        gboolean known = g_hash_table_contains(seen, peer);
 
-        if (!g_hash_table_contains(seen, peer))
-            wgm_peer_set_error(peer, "WireGuard does not know this peer");
-        wgm_peer_update_state(peer, now_real);
-        plan_peer(self, peer, now_real, now_mono);
-        changed |= peer->dirty;
+        if (!known)
+            wgm_peer_set_error(peer, peer_unknown_error);
+        else if (g_strcmp0(peer->last_error, peer_unknown_error) == 0)
+            wgm_peer_set_error(peer, NULL);
     }
+    changed |= update_states(self, now_real, now_mono);
 
-    if (any_peer_connecting(self)) {
+    if (any_peer_awaiting_handshake(self, now_mono)) {
         self->next_poll_mono = now_mono + self->poll_interval;
         self->poll_interval  = MIN(self->poll_interval * 2, POLL_FAST_MAX_USEC);
     } else {
@@ -351,9 +466,15 @@ timer_dispatch(gpointer user_data)
 {
     WgmMesh *self     = user_data;
     gint64   now_mono = g_get_monotonic_time();
-    gint64   now_real = g_get_real_time();
 
-    kick_due_peers(self, now_real, now_mono);
+    for (guint i = 0; i < self->peers->len; i++) {
+        WgmPeer *peer = self->peers->pdata[i];
+
+        if (peer->next_resolve_mono && peer->next_resolve_mono <= now_mono && !peer->resolving)
+            resolve_peer(self, peer, NULL);
+    }
+
+    kick_due_peers(self, now_mono);
 
     if (!self->poll_in_flight && self->next_poll_mono <= now_mono) {
         self->poll_in_flight = TRUE;
@@ -378,21 +499,87 @@ static GSourceFuncs timer_source_funcs = {
     .dispatch = timer_source_dispatch,
 };
 
-/* Re-arms the one timer to the earliest deadline of the poll and all kicks. */
+/* Re-arms the one timer to the earliest deadline of the poll, all kicks and
+ * all endpoint lookups. */
 static void
 reschedule(WgmMesh *self)
 {
     gint64 deadline = self->poll_in_flight ? G_MAXINT64 : self->next_poll_mono;
 
-    if (!self->apply_in_flight) {
-        for (guint i = 0; i < self->peers->len; i++) {
-            const WgmPeer *peer = self->peers->pdata[i];
+    for (guint i = 0; i < self->peers->len; i++) {
+        const WgmPeer *peer = self->peers->pdata[i];
 
-            if (peer->next_kick_mono)
-                deadline = MIN(deadline, peer->next_kick_mono);
-        }
+        if (peer->next_kick_mono && !self->apply_in_flight)
+            deadline = MIN(deadline, MAX(peer->next_kick_mono, self->kick_pause_until));
+        if (peer->next_resolve_mono && !peer->resolving)
+            deadline = MIN(deadline, peer->next_resolve_mono);
     }
-    g_source_set_ready_time(self->timer, deadline == G_MAXINT64 ? -1 : deadline);
+    if (self->timer)
+        g_source_set_ready_time(self->timer, deadline == G_MAXINT64 ? -1 : deadline);
+}
+
+/* ---- endpoints ---------------------------------------------------------- */
+
+typedef struct {
+    WgmMesh *self;
+    WgmPeer *peer; /* lives as long as the mesh */
+    GTask   *start_task;
+} Resolve;
+
+static void start_step_done(GTask *task);
+
+static void
+resolved_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    Resolve *r              = user_data;
+    WgmMesh *self           = r->self;
+    WgmPeer *peer           = r->peer;
+    g_autoptr(GError) error = NULL;
+    WgmEndpoint endpoint;
+
+    peer->resolving = FALSE;
+    if (wgm_endpoint_resolve_finish(result, &endpoint, &error)) {
+        peer->endpoint         = endpoint;
+        peer->has_endpoint     = TRUE;
+        peer->resolve_interval = 0;
+        /* After start, the next kick hands it to WireGuard. */
+        peer->endpoint_pending = r->start_task == NULL;
+        if (peer->last_error && g_str_has_prefix(peer->last_error, WGM_PEER_FIELD_ENDPOINT ": "))
+            wgm_peer_set_error(peer, NULL);
+    } else if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_autofree char *msg = g_strdup_printf(WGM_PEER_FIELD_ENDPOINT ": %s", error->message);
+
+        peer->resolve_interval =
+            CLAMP(peer->resolve_interval * 2, RESOLVE_RETRY_MIN_USEC, RESOLVE_RETRY_MAX_USEC);
+        wgm_peer_warning(
+            peer, "%s; trying again in %d s", msg, (int)(peer->resolve_interval / G_USEC_PER_SEC));
+        wgm_peer_set_error(peer, msg);
+        peer->next_resolve_mono = g_get_monotonic_time() + peer->resolve_interval;
+    }
+
+    if (r->start_task) {
+        start_step_done(r->start_task);
+    } else if (self->running) {
+        plan_peer(self, peer, g_get_monotonic_time());
+        reschedule(self);
+        g_signal_emit(self, signals[SIGNAL_CHANGED], 0);
+    }
+    g_object_unref(self);
+    g_free(r);
+}
+
+static void
+resolve_peer(WgmMesh *self, WgmPeer *peer, GTask *start_task)
+{
+    Resolve *r = g_new0(Resolve, 1);
+
+    r->self                 = g_object_ref(self);
+    r->peer                 = peer;
+    r->start_task           = start_task;
+    peer->resolving         = TRUE;
+    peer->next_resolve_mono = 0;
+    wgm_endpoint_resolve_async(
+        peer->endpoint_host, peer->endpoint_port, self->cancellable, resolved_cb, r);
 }
 
 /* ---- start / stop ------------------------------------------------------- */
@@ -444,7 +631,7 @@ apply_initial(GTask *task)
     WgmMesh   *self                   = g_task_get_source_object(task);
     StartData *data                   = g_task_get_task_data(task);
     g_autoptr(WgmDeviceUpdate) update = wgm_device_update_new();
-    gint64 now                        = g_get_real_time();
+    gint64 now_mono                   = g_get_monotonic_time();
     guint  n_kick                     = 0;
 
     update->has_private_key = TRUE;
@@ -458,14 +645,14 @@ apply_initial(GTask *task)
 
         wgm_peer_fill_update(peer, pu);
         if (peer->wanted) {
-            peer->attempt_since = now;
+            peer->attempt_since = now_mono;
             if (peer->has_endpoint) {
                 pu->kick = TRUE;
-                wgm_peer_kicked(peer, now, g_get_monotonic_time());
+                wgm_peer_kicked(peer, now_mono);
                 n_kick++;
             }
         }
-        plan_peer(self, peer, now, g_get_monotonic_time());
+        plan_peer(self, peer, now_mono);
     }
 
     g_message("applying %u peers in one transaction (%u asked to handshake now)",
@@ -508,69 +695,23 @@ backend_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
     start_step_done(task);
 }
 
-typedef struct {
-    GTask *task;
-    char  *public_key_b64;
-} ResolveData;
-
-static void
-resolved_cb(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-    ResolveData *rd         = user_data;
-    WgmMesh     *self       = g_task_get_source_object(rd->task);
-    g_autoptr(GError) error = NULL;
-    GList   *addrs          = g_resolver_lookup_by_name_finish(G_RESOLVER(source), result, &error);
-    WgmKey   key;
-    WgmPeer *peer;
-
-    if (wgm_key_from_base64(rd->public_key_b64, &key, NULL)
-        && (peer = wgm_mesh_lookup_peer(self, &key))) {
-        if (!addrs) {
-            g_autofree char *msg = g_strdup_printf(
-                "endpoint: cannot resolve \"%s\": %s", peer->endpoint_host, error->message);
-            wgm_peer_warning(peer, "%s", msg);
-            wgm_peer_set_error(peer, msg);
-        } else {
-            /* Prefer IPv4, as wg-quick does via getaddrinfo ordering. */
-            GInetAddress *pick = NULL;
-
-            for (GList *l = addrs; l; l = l->next) {
-                if (g_inet_address_get_family(l->data) == G_SOCKET_FAMILY_IPV4) {
-                    pick = l->data;
-                    break;
-                }
-            }
-            if (!pick)
-                pick = addrs->data;
-            peer->endpoint.addr.family =
-                g_inet_address_get_family(pick) == G_SOCKET_FAMILY_IPV4 ? AF_INET : AF_INET6;
-            memcpy(peer->endpoint.addr.addr,
-                   g_inet_address_to_bytes(pick),
-                   g_inet_address_get_native_size(pick));
-            peer->endpoint.port = peer->endpoint_port;
-            peer->has_endpoint  = TRUE;
-        }
-    }
-    g_resolver_free_addresses(addrs);
-    start_step_done(rd->task);
-    g_free(rd->public_key_b64);
-    g_free(rd);
-}
-
 void
 wgm_mesh_start_async(WgmMesh            *self,
                      GCancellable       *cancellable,
                      GAsyncReadyCallback callback,
                      gpointer            user_data)
 {
-    GTask     *task     = g_task_new(self, cancellable, callback, user_data);
-    StartData *data     = g_new0(StartData, 1);
-    GResolver *resolver = NULL;
+    GTask     *task;
+    StartData *data;
 
+    g_return_if_fail(WGM_IS_MESH(self));
+    g_return_if_fail(!self->timer);
+
+    task = g_task_new(self, cancellable, callback, user_data);
+    data = g_new0(StartData, 1);
     g_task_set_source_tag(task, wgm_mesh_start_async);
     g_task_set_task_data(task, data, (GDestroyNotify)start_data_free);
 
-    g_return_if_fail(!self->timer);
     self->timer = g_source_new(&timer_source_funcs, sizeof(GSource));
     g_source_set_callback(self->timer, timer_dispatch, self, NULL);
     g_source_set_static_name(self->timer, "wgm-mesh-scheduler");
@@ -582,26 +723,13 @@ wgm_mesh_start_async(WgmMesh            *self,
     /* The backend comes up while names resolve; the transaction waits for both. */
     data->pending = 1;
     for (guint i = 0; i < self->peers->len; i++) {
-        WgmPeer     *peer = self->peers->pdata[i];
-        ResolveData *rd;
+        WgmPeer *peer = self->peers->pdata[i];
 
         if (!peer->endpoint_host)
             continue;
-        if (wgm_ip_addr_parse(peer->endpoint_host, &peer->endpoint.addr)) {
-            peer->endpoint.port = peer->endpoint_port;
-            peer->has_endpoint  = TRUE;
-            continue;
-        }
-        if (!resolver)
-            resolver = g_resolver_get_default();
-        rd                 = g_new0(ResolveData, 1);
-        rd->task           = task;
-        rd->public_key_b64 = g_strdup(peer->public_key_b64);
         data->pending++;
-        g_resolver_lookup_by_name_async(
-            resolver, peer->endpoint_host, cancellable, resolved_cb, rd);
+        resolve_peer(self, peer, task);
     }
-    g_clear_object(&resolver);
 
     wgm_backend_start_async(self->backend, cancellable, backend_started_cb, task);
 }

@@ -33,7 +33,8 @@ GPtrArray  *wgm_mesh_get_peers(WgmMesh *self); /* of WgmPeer*, in profile order 
 WgmPeer    *wgm_mesh_lookup_peer(WgmMesh *self, const WgmKey *public_key);
 guint       wgm_mesh_get_listen_port(WgmMesh *self);
 void wgm_mesh_count_states(WgmMesh *self, guint *n_idle, guint *n_connecting, guint *n_connected);
-/* The underlay address of the first peer with a resolved endpoint. */
+/* The underlay address NetworkManager pins a route to: the endpoint of a
+ * peer that routes everything if there is one, else the first resolved one. */
 gboolean wgm_mesh_get_gateway(WgmMesh *self, WgmIpAddr *out);
 
 /* Signals:

@@ -63,33 +63,33 @@ wgm_peer_state_to_string(WgmPeerState state)
 }
 
 static gboolean
-handshake_is_fresh(const WgmPeer *peer, gint64 now)
+handshake_is_fresh(const WgmPeer *peer, gint64 now_mono)
 {
     gint64 limit = WGM_REJECT_AFTER_USEC;
 
     if (peer->state == WGM_PEER_STATE_CONNECTED)
         limit += WGM_STALE_MARGIN_USEC;
-    return peer->last_handshake > 0 && now - peer->last_handshake < limit;
+    return peer->handshake_mono > 0 && now_mono - peer->handshake_mono < limit;
 }
 
 WgmPeerState
-wgm_peer_derive_state(const WgmPeer *peer, gint64 now)
+wgm_peer_derive_state(const WgmPeer *peer, gint64 now_mono)
 {
-    if (handshake_is_fresh(peer, now)) {
+    if (handshake_is_fresh(peer, now_mono)) {
         /* While we are trying, only a handshake that completed after the
          * attempt began counts: an older one is what the attempt is
          * replacing (e.g. a peer that went silent). */
         if (!peer->wanted || peer->attempt_since == 0
-            || peer->last_handshake >= peer->attempt_since)
+            || peer->handshake_mono >= peer->attempt_since)
             return WGM_PEER_STATE_CONNECTED;
     }
     return peer->wanted ? WGM_PEER_STATE_CONNECTING : WGM_PEER_STATE_IDLE;
 }
 
 gboolean
-wgm_peer_update_state(WgmPeer *peer, gint64 now)
+wgm_peer_update_state(WgmPeer *peer, gint64 now, gint64 now_mono)
 {
-    WgmPeerState state = wgm_peer_derive_state(peer, now);
+    WgmPeerState state = wgm_peer_derive_state(peer, now_mono);
 
     if (state == peer->state)
         return FALSE;
@@ -109,22 +109,20 @@ wgm_peer_update_state(WgmPeer *peer, gint64 now)
 }
 
 void
-wgm_peer_kicked(WgmPeer *peer, gint64 now, gint64 now_mono)
+wgm_peer_kicked(WgmPeer *peer, gint64 now_mono)
 {
     peer->last_kick_mono = now_mono;
     if (peer->state == WGM_PEER_STATE_CONNECTED)
         return;
     if (peer->attempt_since == 0)
-        peer->attempt_since = now;
+        peer->attempt_since = now_mono;
     peer->attempts++;
     peer->dirty = TRUE;
 }
 
 gint64
-wgm_peer_next_kick(const WgmPeer *peer, gint64 now, gint64 now_mono)
+wgm_peer_next_kick(const WgmPeer *peer, gint64 now_mono)
 {
-    gint64 handshake_mono;
-
     if (!peer->wanted || !peer->has_endpoint)
         return 0;
 
@@ -135,11 +133,10 @@ wgm_peer_next_kick(const WgmPeer *peer, gint64 now, gint64 now_mono)
         return peer->last_kick_mono + WGM_RETRY_CONNECTING_USEC;
     case WGM_PEER_STATE_CONNECTED:
         /* Deadlines relative to the handshake, each kicked once. */
-        handshake_mono = now_mono - (now - peer->last_handshake);
-        if (peer->last_kick_mono < handshake_mono + WGM_REFRESH_FIRST_USEC)
-            return handshake_mono + WGM_REFRESH_FIRST_USEC;
-        if (peer->last_kick_mono < handshake_mono + WGM_REFRESH_AFTER_EXPIRY_USEC)
-            return handshake_mono + WGM_REFRESH_AFTER_EXPIRY_USEC;
+        if (peer->last_kick_mono < peer->handshake_mono + WGM_REFRESH_FIRST_USEC)
+            return peer->handshake_mono + WGM_REFRESH_FIRST_USEC;
+        if (peer->last_kick_mono < peer->handshake_mono + WGM_REFRESH_AFTER_EXPIRY_USEC)
+            return peer->handshake_mono + WGM_REFRESH_AFTER_EXPIRY_USEC;
         return peer->last_kick_mono + WGM_RETRY_CONNECTING_USEC;
     case WGM_PEER_STATE_IDLE:
         break;
@@ -157,31 +154,31 @@ wgm_peer_set_error(WgmPeer *peer, const char *message)
     peer->dirty      = TRUE;
 }
 
-gboolean
-wgm_peer_update_from_stats(WgmPeer *peer, const WgmPeerStats *stats)
+void
+wgm_peer_update_from_stats(WgmPeer *peer, const WgmPeerStats *stats, gint64 now, gint64 now_mono)
 {
-    gboolean changed = FALSE;
-
     if (peer->has_current_endpoint != stats->has_endpoint
         || (stats->has_endpoint
             && !wgm_endpoint_equal(&peer->current_endpoint, &stats->endpoint))) {
         peer->has_current_endpoint = stats->has_endpoint;
         if (stats->has_endpoint)
             peer->current_endpoint = stats->endpoint;
-        changed = TRUE;
+        peer->dirty = TRUE;
     }
     if (peer->last_handshake != stats->last_handshake_usec) {
         peer->last_handshake = stats->last_handshake_usec;
-        changed              = TRUE;
+        /* How long ago, by the wall clock of this moment; a handshake
+         * "in the future" (the clock went back) happened now at the latest. */
+        peer->handshake_mono = peer->last_handshake
+                                   ? now_mono - CLAMP(now - peer->last_handshake, 0, now_mono - 1)
+                                   : 0;
+        peer->dirty          = TRUE;
     }
     if (peer->rx_bytes != stats->rx_bytes || peer->tx_bytes != stats->tx_bytes) {
         peer->rx_bytes = stats->rx_bytes;
         peer->tx_bytes = stats->tx_bytes;
-        changed        = TRUE;
+        peer->dirty    = TRUE;
     }
-    if (changed)
-        peer->dirty = TRUE;
-    return changed;
 }
 
 void

@@ -57,19 +57,26 @@ typedef struct {
     gboolean    wanted;       /* eager, or lazy and woken by traffic */
     gboolean    has_endpoint; /* endpoint resolved */
     WgmEndpoint endpoint;
-    gint64      attempt_since;  /* realtime usec the current attempt began, 0 = none */
-    guint       attempts;       /* handshakes asked for since last connected */
-    gint64      next_retry;     /* realtime usec, 0 = none */
-    gint64      last_kick_mono; /* monotonic usec of the last kick, 0 = never */
-    gint64      next_kick_mono; /* monotonic usec of the next scheduled kick, 0 = none */
+    gint64      attempt_since;     /* monotonic usec the current attempt began, 0 = none */
+    guint       attempts;          /* handshakes asked for since last connected */
+    gint64      next_retry;        /* realtime usec, 0 = none */
+    gint64      last_kick_mono;    /* monotonic usec of the last kick, 0 = never */
+    gint64      next_kick_mono;    /* monotonic usec of the next scheduled kick, 0 = none */
+    gint64      next_resolve_mono; /* monotonic usec to resolve the endpoint again, 0 = none */
+    gint64      resolve_interval;  /* after a failed lookup: usec until the next */
+    gboolean    resolving;
+    gboolean    endpoint_pending; /* resolved after start, not yet given to WireGuard */
     char       *last_error;
 
     /* what WireGuard last reported */
     gboolean    has_current_endpoint;
     WgmEndpoint current_endpoint;
-    gint64      last_handshake; /* realtime usec, 0 = never */
-    guint64     rx_bytes;
-    guint64     tx_bytes;
+    gint64      last_handshake; /* realtime usec as WireGuard reports it, 0 = never */
+    /* The same instant on the monotonic clock, taken once when it changes:
+     * freshness and deadlines never follow a step of the wall clock. */
+    gint64  handshake_mono;
+    guint64 rx_bytes;
+    guint64 tx_bytes;
 
     /* derived */
     WgmPeerState state;
@@ -79,27 +86,34 @@ typedef struct {
     gboolean dirty;
 } WgmPeer;
 
+/* Times: @now is CLOCK_REALTIME (only for what D-Bus shows: StateSince,
+ * LatestHandshake, NextRetry), @now_mono g_get_monotonic_time() (everything
+ * that is compared or scheduled), both in microseconds. */
+
 WgmPeer *wgm_peer_new(const WgmConfig *config, const WgmPeerConfig *pc, gint64 now);
 void     wgm_peer_free(WgmPeer *peer);
 
 const char  *wgm_peer_state_to_string(WgmPeerState state);
-WgmPeerState wgm_peer_derive_state(const WgmPeer *peer, gint64 now);
+WgmPeerState wgm_peer_derive_state(const WgmPeer *peer, gint64 now_mono);
 
-/* Takes in one poll's report; returns TRUE if anything exported changed. */
-gboolean wgm_peer_update_from_stats(WgmPeer *peer, const WgmPeerStats *stats);
+/* Takes in one poll's report; sets ->dirty if anything exported changed. */
+void wgm_peer_update_from_stats(WgmPeer            *peer,
+                                const WgmPeerStats *stats,
+                                gint64              now,
+                                gint64              now_mono);
 
-/* Re-derives the state at @now; returns TRUE if it changed.  Reaching
- * Connected ends the attempt (attempts go back to 0). */
-gboolean wgm_peer_update_state(WgmPeer *peer, gint64 now);
+/* Re-derives the state; returns TRUE if it changed.  Reaching Connected ends
+ * the attempt (attempts go back to 0). */
+gboolean wgm_peer_update_state(WgmPeer *peer, gint64 now, gint64 now_mono);
 
-/* WireGuard was asked for a handshake (kicked) at @now / @now_mono: for a
- * Connecting peer that is one more attempt, for a Connected one a refresh. */
-void wgm_peer_kicked(WgmPeer *peer, gint64 now, gint64 now_mono);
+/* WireGuard was asked for a handshake (kicked): for a Connecting peer that is
+ * one more attempt, for a Connected one a refresh. */
+void wgm_peer_kicked(WgmPeer *peer, gint64 now_mono);
 
-/* When the peer should next be kicked (monotonic usec; at or before
- * @now_mono means at once), 0 for never: lazy peers that are not woken and
- * peers without an endpoint are never kicked. */
-gint64 wgm_peer_next_kick(const WgmPeer *peer, gint64 now, gint64 now_mono);
+/* When the peer should next be kicked (monotonic; at or before @now_mono
+ * means at once), 0 for never: lazy peers that are not woken and peers
+ * without an endpoint are never kicked. */
+gint64 wgm_peer_next_kick(const WgmPeer *peer, gint64 now_mono);
 
 void wgm_peer_set_error(WgmPeer *peer, const char *message);
 

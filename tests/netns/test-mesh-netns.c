@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 
 #include "wgm-test-bus.h"
@@ -49,7 +50,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
  * made-up peers (random keys, endpoints on peer 1's host where nothing
  * listens) to reach a given size. */
 static GVariant *
-mesh_connection(WgmTestNet *net, guint n_extra)
+mesh_connection_named(WgmTestNet *net, guint n_extra, guint named_peer, const char *host_name)
 {
     g_autoptr(GPtrArray) data = g_ptr_array_new_with_free_func(g_free);
     const char *secrets[]     = { "private-key", wgm_test_net_get_svc_private_key(net), NULL };
@@ -65,7 +66,10 @@ mesh_connection(WgmTestNet *net, guint n_extra)
         g_ptr_array_add(data, g_strdup_printf("peer.%u.public-key", i));
         g_ptr_array_add(data, g_strdup(peer->public_key));
         g_ptr_array_add(data, g_strdup_printf("peer.%u.endpoint", i));
-        g_ptr_array_add(data, wgm_test_net_peer_endpoint(net, i));
+        if (i == named_peer)
+            g_ptr_array_add(data, g_strdup_printf("%s:%u", host_name, peer->port));
+        else
+            g_ptr_array_add(data, wgm_test_net_peer_endpoint(net, i));
         g_ptr_array_add(data, g_strdup_printf("peer.%u.allowed-ips", i));
         g_ptr_array_add(data, g_strdup_printf("%s/32", peer->tunnel));
         g_ptr_array_add(data, g_strdup_printf("peer.%u.name", i));
@@ -85,6 +89,12 @@ mesh_connection(WgmTestNet *net, guint n_extra)
     }
     g_ptr_array_add(data, NULL);
     return wgm_test_vpn_connection_new("mesh", (const char *const *)data->pdata, secrets);
+}
+
+static GVariant *
+mesh_connection(WgmTestNet *net, guint n_extra)
+{
+    return mesh_connection_named(net, n_extra, 0, NULL);
 }
 
 /* What NetworkManager does with Config + Ip4Config for a tun device. */
@@ -407,6 +417,78 @@ test_wireguard_go_crash(Fixture *f, gconstpointer data)
     tear_down_and_check(f);
 }
 
+/* An endpoint given by name that does not resolve at first (DNS not up yet,
+ * as at boot): the peer says why and when it will try again, the rest of
+ * the mesh works, and once the name resolves the peer connects by itself. */
+static void
+test_endpoint_resolves_later(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GVariant) conn    = NULL;
+    g_autoptr(GHashTable) peers = NULL;
+    g_autoptr(GError) error     = NULL;
+    g_autofree char *dir        = NULL;
+    g_autofree char *hosts      = NULL;
+    const char      *key2;
+    const char      *s;
+    guint64          t;
+    GVariant        *p;
+
+    if (!f->net)
+        return;
+    key2 = wgm_test_net_get_peer(f->net, 2)->public_key;
+    conn = mesh_connection_named(f->net, 0, 2, "peer-two.wgm-test.invalid");
+    bring_up(f, conn, NULL);
+
+    /* Peer 1 connects; peer 2 waits for its name, and says so. */
+    for (gint64 deadline = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;;) {
+        g_clear_pointer(&peers, g_hash_table_unref);
+        peers = wgm_test_vpn_get_peers(f->vpn, &error);
+        g_assert_no_error(error);
+        p = g_hash_table_lookup(peers, wgm_test_net_get_peer(f->net, 1)->public_key);
+        if (g_variant_lookup(p, "State", "&s", &s) && g_str_equal(s, "connected"))
+            break;
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        wgm_test_iterate(50);
+    }
+    p = g_hash_table_lookup(peers, key2);
+    g_assert_true(g_variant_lookup(p, "State", "&s", &s));
+    g_assert_cmpstr(s, ==, "connecting");
+    g_assert_true(g_variant_lookup(p, "LastError", "&s", &s));
+    g_test_message("peer 2: %s", s);
+    g_assert_true(g_str_has_prefix(s, "endpoint: cannot resolve \"peer-two.wgm-test.invalid\""));
+    g_assert_true(g_variant_lookup(p, "NextRetry", "t", &t));
+    g_assert_cmpuint(t, >, 0);
+
+    /* The name appears, in the service's own mount namespace only (the
+     * host's /etc/hosts is not touched). */
+    dir = g_dir_make_tmp("wgm-hosts-XXXXXX", &error);
+    g_assert_no_error(error);
+    hosts = g_build_filename(dir, "hosts", NULL);
+    g_assert_true(g_file_set_contents(hosts, "10.200.2.2 peer-two.wgm-test.invalid\n", -1, &error));
+    g_assert_true(wgm_test_net_exec_in_service(f->net,
+                                               wgm_test_service_get_pid(f->service),
+                                               NULL,
+                                               &error,
+                                               "mount --bind %s /etc/hosts",
+                                               hosts));
+    g_assert_no_error(error);
+
+    g_assert_true(wgm_test_vpn_wait_peers_state(f->vpn, "connected", 30000));
+    g_clear_pointer(&peers, g_hash_table_unref);
+    peers = wgm_test_vpn_get_peers(f->vpn, &error);
+    p     = g_hash_table_lookup(peers, key2);
+    g_assert_true(g_variant_lookup(p, "LastError", "&s", &s));
+    g_assert_cmpstr(s, ==, "");
+    g_assert_true(g_variant_lookup(p, "Endpoint", "&s", &s));
+    g_assert_cmpstr(s, ==, "10.200.2.2:51820");
+    g_assert_true(wgm_test_net_ping(
+        f->net, wgm_test_net_get_svc_ns(f->net), wgm_test_net_get_peer(f->net, 2)->tunnel, 1, 5));
+
+    tear_down_and_check(f);
+    g_unlink(hosts);
+    g_rmdir(dir);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -429,6 +511,12 @@ main(int argc, char *argv[])
                GUINT_TO_POINTER(2),
                fixture_setup,
                test_wireguard_go_crash,
+               fixture_teardown);
+    g_test_add("/netns/mesh/endpoint-resolves-later",
+               Fixture,
+               GUINT_TO_POINTER(2),
+               fixture_setup,
+               test_endpoint_resolves_later,
                fixture_teardown);
     return g_test_run();
 }

@@ -84,28 +84,43 @@ test_per_peer_lazy_override(Fixture *f, gconstpointer data)
     wgm_peer_free(peer);
 }
 
+/* A moment d seconds into the test on both clocks: the wall clock (what
+ * WireGuard reports and D-Bus shows) and the monotonic one (what is
+ * compared and scheduled).  They start far apart on purpose. */
+#define M0   ((gint64)1000 * SEC)
+#define R(d) (T0 + (gint64)((d)*SEC))
+#define M(d) (M0 + (gint64)((d)*SEC))
+
+static void
+report(WgmPeer *peer, gint64 handshake_real, double now_d)
+{
+    WgmPeerStats s = stats_with_handshake(peer, handshake_real);
+
+    wgm_peer_update_from_stats(peer, &s, R(now_d), M(now_d));
+}
+
 static void
 test_handshake_after_attempt_connects(Fixture *f, gconstpointer data)
 {
-    WgmPeer     *peer = wgm_peer_new(&f->config, &f->pc, T0);
-    WgmPeerStats s;
+    WgmPeer *peer = wgm_peer_new(&f->config, &f->pc, R(0));
 
-    wgm_peer_kicked(peer, T0, 1 * SEC);
-    wgm_peer_kicked(peer, T0 + 90 * SEC, 91 * SEC); /* a retry keeps the attempt's start */
+    wgm_peer_kicked(peer, M(0));
+    wgm_peer_kicked(peer, M(90)); /* a retry keeps the attempt's start */
     g_assert_cmpuint(peer->attempts, ==, 2);
-    g_assert_cmpint(peer->attempt_since, ==, T0);
+    g_assert_cmpint(peer->attempt_since, ==, M(0));
 
     /* Nothing yet: stays Connecting, no state change to report. */
-    g_assert_false(wgm_peer_update_state(peer, T0 + 91 * SEC));
+    g_assert_false(wgm_peer_update_state(peer, R(91), M(91)));
     g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTING);
 
-    s           = stats_with_handshake(peer, T0 + 91 * SEC);
     peer->dirty = FALSE;
-    g_assert_true(wgm_peer_update_from_stats(peer, &s));
+    report(peer, R(91), 91.5);
     g_assert_true(peer->dirty);
-    g_assert_true(wgm_peer_update_state(peer, T0 + 92 * SEC));
+    g_assert_cmpint(peer->last_handshake, ==, R(91));
+    g_assert_cmpint(peer->handshake_mono, ==, M(91));
+    g_assert_true(wgm_peer_update_state(peer, R(92), M(92)));
     g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTED);
-    g_assert_cmpint(peer->state_since, ==, T0 + 92 * SEC);
+    g_assert_cmpint(peer->state_since, ==, R(92));
     /* Success ends the attempt. */
     g_assert_cmpuint(peer->attempts, ==, 0);
     g_assert_cmpint(peer->attempt_since, ==, 0);
@@ -113,110 +128,124 @@ test_handshake_after_attempt_connects(Fixture *f, gconstpointer data)
 
     /* The same report again changes nothing. */
     peer->dirty = FALSE;
-    g_assert_false(wgm_peer_update_from_stats(peer, &s));
+    report(peer, R(91), 93);
     g_assert_false(peer->dirty);
+    g_assert_cmpint(peer->handshake_mono, ==, M(91));
     wgm_peer_free(peer);
 }
 
 static void
 test_old_handshake_does_not_count(Fixture *f, gconstpointer data)
 {
-    WgmPeer     *peer = wgm_peer_new(&f->config, &f->pc, T0);
-    WgmPeerStats s    = stats_with_handshake(peer, T0 + 10 * SEC);
+    WgmPeer *peer = wgm_peer_new(&f->config, &f->pc, R(0));
 
     /* A handshake that predates the current attempt is what the attempt
      * replaces (a peer that went silent): not Connected. */
-    wgm_peer_update_from_stats(peer, &s);
-    wgm_peer_kicked(peer, T0 + 20 * SEC, 21 * SEC);
-    g_assert_cmpint(wgm_peer_derive_state(peer, T0 + 21 * SEC), ==, WGM_PEER_STATE_CONNECTING);
+    report(peer, R(10), 15);
+    wgm_peer_kicked(peer, M(20));
+    g_assert_cmpint(wgm_peer_derive_state(peer, M(21)), ==, WGM_PEER_STATE_CONNECTING);
 
-    s = stats_with_handshake(peer, T0 + 20 * SEC);
-    wgm_peer_update_from_stats(peer, &s);
-    g_assert_cmpint(wgm_peer_derive_state(peer, T0 + 21 * SEC), ==, WGM_PEER_STATE_CONNECTED);
+    report(peer, R(20), 21);
+    g_assert_cmpint(wgm_peer_derive_state(peer, M(21)), ==, WGM_PEER_STATE_CONNECTED);
     wgm_peer_free(peer);
 }
 
 static void
 test_handshake_expires(Fixture *f, gconstpointer data)
 {
-    WgmPeer     *peer = wgm_peer_new(&f->config, &f->pc, T0);
-    WgmPeerStats s    = stats_with_handshake(peer, T0);
+    WgmPeer     *peer = wgm_peer_new(&f->config, &f->pc, R(0));
     WgmPeerState expired =
         f->config.lazy_connections ? WGM_PEER_STATE_IDLE : WGM_PEER_STATE_CONNECTING;
-    gint64 stale = T0 + WGM_REJECT_AFTER_USEC + WGM_STALE_MARGIN_USEC;
+    gint64 stale = M(0) + WGM_REJECT_AFTER_USEC + WGM_STALE_MARGIN_USEC;
 
     /* Not yet Connected: a handshake past WireGuard's reject-after time does
      * not make it so. */
-    wgm_peer_update_from_stats(peer, &s);
-    g_assert_cmpint(wgm_peer_derive_state(peer, T0 + WGM_REJECT_AFTER_USEC), ==, peer->state);
+    report(peer, R(0), 1);
+    g_assert_cmpint(wgm_peer_derive_state(peer, M(0) + WGM_REJECT_AFTER_USEC), ==, peer->state);
 
-    g_assert_true(wgm_peer_update_state(peer, T0 + 1));
+    g_assert_true(wgm_peer_update_state(peer, R(1), M(1)));
     g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTED);
 
     /* Connected stays so for the margin past reject-after (its refresh is
      * under way), then ends. */
     g_assert_cmpint(wgm_peer_derive_state(peer, stale - 1), ==, WGM_PEER_STATE_CONNECTED);
     g_assert_cmpint(wgm_peer_derive_state(peer, stale), ==, expired);
-    g_assert_true(wgm_peer_update_state(peer, stale));
+    g_assert_true(wgm_peer_update_state(peer, R(400), stale));
     g_assert_cmpint(peer->state, ==, expired);
-    g_assert_cmpint(peer->state_since, ==, stale);
+    g_assert_cmpint(peer->state_since, ==, R(400));
     wgm_peer_free(peer);
 }
 
-/* The guard's schedule, with a monotonic clock M next to the real one. */
-#define M0 ((gint64)1000 * SEC)
+/* The wall clock steps (NTP, a wrong RTC at boot): freshness does not. */
+static void
+test_clock_steps(Fixture *f, gconstpointer data)
+{
+    WgmPeer *peer = wgm_peer_new(&f->config, &f->pc, R(0));
+    gint64   back = (gint64)3600 * SEC;
 
+    /* Reported 10 s after it happened: 10 s ago on the monotonic clock. */
+    report(peer, R(0), 10);
+    g_assert_cmpint(peer->handshake_mono, ==, M(0));
+    g_assert_true(wgm_peer_update_state(peer, R(10), M(10)));
+
+    /* The wall clock jumps an hour back: the peer still goes stale 180 s
+     * (plus the margin) after the handshake, by the monotonic clock. */
+    g_assert_cmpint(wgm_peer_derive_state(peer, M(100)), ==, WGM_PEER_STATE_CONNECTED);
+    g_assert_cmpint(
+        wgm_peer_derive_state(peer, M(0) + WGM_REJECT_AFTER_USEC + WGM_STALE_MARGIN_USEC),
+        !=,
+        WGM_PEER_STATE_CONNECTED);
+
+    /* A handshake reported "in the future" (the clock went back between
+     * the handshake and the poll) happened now at the latest. */
+    {
+        WgmPeerStats s = stats_with_handshake(peer, R(20));
+
+        wgm_peer_update_from_stats(peer, &s, R(21) - back, M(21));
+        g_assert_cmpint(peer->handshake_mono, ==, M(21));
+    }
+    wgm_peer_free(peer);
+}
+
+/* The guard's schedule. */
 static void
 test_next_kick(Fixture *f, gconstpointer data)
 {
-    WgmPeer     *peer = wgm_peer_new(&f->config, &f->pc, T0);
-    WgmPeerStats s;
+    WgmPeer *peer = wgm_peer_new(&f->config, &f->pc, R(0));
 
     /* No endpoint: nothing to kick. */
-    g_assert_cmpint(wgm_peer_next_kick(peer, T0, M0), ==, 0);
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(0)), ==, 0);
     peer->has_endpoint = TRUE;
     g_assert_true(wgm_endpoint_parse("10.200.1.2:51820", &peer->endpoint, NULL));
 
     /* Connecting, never tried: at once; then again 90 s after each kick,
      * however often it is asked (polls must not push it back). */
-    g_assert_cmpint(wgm_peer_next_kick(peer, T0, M0), ==, M0);
-    wgm_peer_kicked(peer, T0, M0);
-    g_assert_cmpint(
-        wgm_peer_next_kick(peer, T0 + 1 * SEC, M0 + 1 * SEC), ==, M0 + WGM_RETRY_CONNECTING_USEC);
-    g_assert_cmpint(
-        wgm_peer_next_kick(peer, T0 + 60 * SEC, M0 + 60 * SEC), ==, M0 + WGM_RETRY_CONNECTING_USEC);
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(0)), ==, M(0));
+    wgm_peer_kicked(peer, M(0));
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(1)), ==, M(0) + WGM_RETRY_CONNECTING_USEC);
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(60)), ==, M(0) + WGM_RETRY_CONNECTING_USEC);
 
-    /* Connected at T0+2: refresh at 125 s, then (if nothing new) at 181 s,
+    /* Connected at 2 s: refresh at 125 s, then (if nothing new) at 181 s,
      * then every 90 s; a refresh is not an attempt. */
-    s = stats_with_handshake(peer, T0 + 2 * SEC);
-    wgm_peer_update_from_stats(peer, &s);
-    g_assert_true(wgm_peer_update_state(peer, T0 + 3 * SEC));
+    report(peer, R(2), 3);
+    g_assert_true(wgm_peer_update_state(peer, R(3), M(3)));
     g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTED);
-    g_assert_cmpint(wgm_peer_next_kick(peer, T0 + 3 * SEC, M0 + 3 * SEC),
-                    ==,
-                    M0 + 2 * SEC + WGM_REFRESH_FIRST_USEC);
-    wgm_peer_kicked(peer, T0 + 127 * SEC, M0 + 127 * SEC);
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(3)), ==, M(2) + WGM_REFRESH_FIRST_USEC);
+    wgm_peer_kicked(peer, M(127));
     g_assert_cmpuint(peer->attempts, ==, 0);
     g_assert_cmpint(peer->attempt_since, ==, 0);
-    g_assert_cmpint(wgm_peer_next_kick(peer, T0 + 128 * SEC, M0 + 128 * SEC),
-                    ==,
-                    M0 + 2 * SEC + WGM_REFRESH_AFTER_EXPIRY_USEC);
-    wgm_peer_kicked(peer, T0 + 183 * SEC, M0 + 183 * SEC);
-    g_assert_cmpint(wgm_peer_next_kick(peer, T0 + 184 * SEC, M0 + 184 * SEC),
-                    ==,
-                    M0 + 183 * SEC + WGM_RETRY_CONNECTING_USEC);
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(128)), ==, M(2) + WGM_REFRESH_AFTER_EXPIRY_USEC);
+    wgm_peer_kicked(peer, M(183));
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(184)), ==, M(183) + WGM_RETRY_CONNECTING_USEC);
     g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTED); /* derived state unchanged */
 
     /* A new handshake starts the refresh schedule over. */
-    s = stats_with_handshake(peer, T0 + 184 * SEC);
-    wgm_peer_update_from_stats(peer, &s);
-    g_assert_cmpint(wgm_peer_next_kick(peer, T0 + 185 * SEC, M0 + 185 * SEC),
-                    ==,
-                    M0 + 184 * SEC + WGM_REFRESH_FIRST_USEC);
+    report(peer, R(184), 185);
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(185)), ==, M(184) + WGM_REFRESH_FIRST_USEC);
 
     /* Lazy and not woken: never kicked. */
     peer->wanted = FALSE;
-    g_assert_cmpint(wgm_peer_next_kick(peer, T0 + 185 * SEC, M0 + 185 * SEC), ==, 0);
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(185)), ==, 0);
     wgm_peer_free(peer);
 }
 
@@ -226,7 +255,7 @@ test_never_handshaken(Fixture *f, gconstpointer data)
     WgmPeer *peer = wgm_peer_new(&f->config, &f->pc, T0);
 
     /* last_handshake 0 is "never", however small "now" is. */
-    g_assert_cmpint(wgm_peer_derive_state(peer, 1),
+    g_assert_cmpint(wgm_peer_derive_state(peer, 1 * SEC),
                     ==,
                     f->config.lazy_connections ? WGM_PEER_STATE_IDLE : WGM_PEER_STATE_CONNECTING);
     wgm_peer_free(peer);
@@ -241,17 +270,22 @@ test_endpoint_and_counters(Fixture *f, gconstpointer data)
     peer->dirty    = FALSE;
     s.has_endpoint = TRUE;
     g_assert_true(wgm_endpoint_parse("10.200.1.2:51820", &s.endpoint, NULL));
-    g_assert_true(wgm_peer_update_from_stats(peer, &s));
+    wgm_peer_update_from_stats(peer, &s, R(1), M(1));
+    g_assert_true(peer->dirty);
     g_assert_true(peer->has_current_endpoint);
     g_assert_cmpuint(peer->rx_bytes, ==, 92);
 
     /* Roaming to a new port is a change. */
     s.endpoint.port = 51821;
-    g_assert_true(wgm_peer_update_from_stats(peer, &s));
+    peer->dirty     = FALSE;
+    wgm_peer_update_from_stats(peer, &s, R(2), M(2));
+    g_assert_true(peer->dirty);
     g_assert_cmpuint(peer->current_endpoint.port, ==, 51821);
 
     s.tx_bytes += 32;
-    g_assert_true(wgm_peer_update_from_stats(peer, &s));
+    peer->dirty = FALSE;
+    wgm_peer_update_from_stats(peer, &s, R(3), M(3));
+    g_assert_true(peer->dirty);
     g_assert_cmpuint(peer->tx_bytes, ==, 180);
     wgm_peer_free(peer);
 }
@@ -314,6 +348,7 @@ main(int argc, char *argv[])
     ADD("/peer/eager/never", test_never_handshaken, FALSE);
     ADD("/peer/lazy/never", test_never_handshaken, TRUE);
     ADD("/peer/eager/next-kick", test_next_kick, FALSE);
+    ADD("/peer/eager/clock-steps", test_clock_steps, FALSE);
     ADD("/peer/stats", test_endpoint_and_counters, FALSE);
     ADD("/peer/error-and-strings", test_error_and_strings, FALSE);
     ADD("/peer/fill-update", test_fill_update, FALSE);
