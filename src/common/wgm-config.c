@@ -442,6 +442,18 @@ parse_peer_data(WgmConfig  *config,
         g_clear_pointer(&peer->endpoint_host, g_free);
         if (v[0] && !wgm_endpoint_split(v, &peer->endpoint_host, &peer->endpoint_port, error))
             return fail_prefix(error, key);
+        /* WgmEndpoint carries no scope: the zone would be dropped on the way
+         * to WireGuard and its packets go nowhere. */
+        if (peer->endpoint_host && strchr(peer->endpoint_host, '%')) {
+            g_autofree char *quoted = wgm_error_quote_value(v);
+
+            g_clear_pointer(&peer->endpoint_host, g_free);
+            return fail(error,
+                        key,
+                        "\"%s\" has a zone: link-local endpoints are not supported (expected "
+                        "a global address or a host name)",
+                        quoted);
+        }
         return TRUE;
     }
     if (strcmp(field, WGM_PEER_FIELD_ALLOWED_IPS) == 0)
@@ -712,6 +724,20 @@ check_peers(WgmConfig *config, GError **error)
         for (j = 0, kept = 0; j < peer->allowed_ips->len; j++) {
             const WgmIpPrefix *p = &g_array_index(peer->allowed_ips, WgmIpPrefix, j);
             PrefixKey          k = { 0 };
+
+            /* NetworkManager sets up a family's routes only along with an
+             * address of that family: such a prefix would silently go nowhere. */
+            if (!(p->addr.family == AF_INET ? config->has_address4 : config->has_address6)) {
+                char buf[WGM_IP_STRLEN];
+
+                return fail(error,
+                            ai_key,
+                            "%s is an %s prefix, but " WGM_KEY_ADDRESS " has no %s address "
+                            "(NetworkManager routes a family only with an address of it)",
+                            wgm_ip_prefix_to_string(p, buf),
+                            p->addr.family == AF_INET ? "IPv4" : "IPv6",
+                            p->addr.family == AF_INET ? "IPv4" : "IPv6");
+            }
 
             k.addr.family = p->addr.family;
             memcpy(k.addr.addr, p->addr.addr, sizeof(k.addr.addr));

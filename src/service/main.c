@@ -167,12 +167,18 @@ main(int argc, char *argv[])
 
     g_main_loop_run(app.loop);
 
-    /* libnm before 1.44 emits "quit" without flushing the bus connection, so
+    /* libnm 1.42 emits "quit" without flushing the bus connection (later
+     * versions flush first), so
      * the reply to a refused Connect could be lost as the process exits:
      * NetworkManager would then see "no reply" instead of the error naming
      * the bad setting. */
-    g_dbus_connection_flush_sync(
-        nm_vpn_service_plugin_get_connection(NM_VPN_SERVICE_PLUGIN(app.plugin)), NULL, NULL);
+    {
+        GDBusConnection *bus =
+            nm_vpn_service_plugin_get_connection(NM_VPN_SERVICE_PLUGIN(app.plugin));
+
+        if (bus)
+            g_dbus_connection_flush_sync(bus, NULL, NULL);
+    }
 
     wgm_plugin_shutdown(app.plugin);
     wgm_plugin_wait_stopped(app.plugin, EXIT_WAIT_MS);

@@ -43,14 +43,13 @@ typedef struct {
     GVariant *routes;
 } RouteSet;
 
-/* Routes are the peers' allowed IPs (deduplicated), a /0 is not a route but
- * makes NetworkManager route everything through the mesh (never-default
- * FALSE), just as wg-quick does for 0.0.0.0/0. */
+/* Routes are the peers' allowed IPs (the settings parser leaves no prefix
+ * twice); a /0 is not a route but makes NetworkManager route everything
+ * through the mesh (never-default FALSE), just as wg-quick does for
+ * 0.0.0.0/0. */
 static void
 collect_routes(const WgmConfig *config, int family, RouteSet *out)
 {
-    g_autoptr(GHashTable) seen =
-        g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
     GVariantBuilder builder;
 
     out->has_default = FALSE;
@@ -62,7 +61,6 @@ collect_routes(const WgmConfig *config, int family, RouteSet *out)
 
         for (guint j = 0; j < pc->allowed_ips->len; j++) {
             const WgmIpPrefix *p = &g_array_index(pc->allowed_ips, WgmIpPrefix, j);
-            GBytes            *key;
 
             if (p->addr.family != family)
                 continue;
@@ -70,10 +68,6 @@ collect_routes(const WgmConfig *config, int family, RouteSet *out)
                 out->has_default = TRUE;
                 continue;
             }
-            key = g_bytes_new(p, sizeof(*p));
-            if (!g_hash_table_add(seen, key))
-                continue;
-
             if (family == AF_INET) {
                 guint32 route[4] = { p->addr.addr4, p->plen, 0, 0 };
 
@@ -142,7 +136,8 @@ build_ip_config(const WgmConfig *config, int family)
     }
     g_variant_builder_add(
         &builder, "{sv}", NM_VPN_PLUGIN_IP4_CONFIG_DNS, g_variant_builder_end(&dns));
-    if (config->dns_search[0]) {
+    /* Search domains once: with the IPv4 configuration if there is one. */
+    if (config->dns_search[0] && (family == AF_INET || !config->has_address4)) {
         g_variant_builder_add(&builder,
                               "{sv}",
                               NM_VPN_PLUGIN_IP4_CONFIG_DOMAINS,
