@@ -31,10 +31,15 @@
  *   down, on others only the link going up does: we set IFF_UP ourselves
  *   (the kernel needs it anyway to route packets into the tun) and wait for
  *   listen_port before calling the device started.
+ * - All of that takes well under a second.  A start that takes longer has
+ *   gone wrong somewhere (a previous instance that will not exit, a process
+ *   stopped or deadlocked before or after opening its socket), so the whole
+ *   start, from the previous child's exit to listen_port, has one deadline;
+ *   each request on the way has its own (wgm-uapi-conn.c).
  */
 
 #define SOCKET_DIR        "/var/run/wireguard"
-#define START_TIMEOUT_SEC 5
+#define START_TIMEOUT_SEC 10
 #define SOCKET_POLL_MS    20
 #define UP_POLL_MS        10
 #define SOURCE_NAME       "wgm-backend-uapi" /* for GSource debugging */
@@ -63,7 +68,7 @@ struct _WgmBackendUapi {
 
     GTask   *start_task;
     GSource *start_cancel_source;
-    gint64   start_deadline;
+    GSource *start_timeout_source;
     GSource *poll_source; /* socket or device-up polling while starting */
 };
 
@@ -88,6 +93,7 @@ teardown(WgmBackendUapi *self, const GError *error)
     g_cancellable_cancel(self->cancellable);
     g_clear_object(&self->cancellable);
     wgm_clear_source(&self->start_cancel_source);
+    wgm_clear_source(&self->start_timeout_source);
     wgm_clear_source(&self->poll_source);
     if (self->conn) {
         wgm_uapi_conn_close(self->conn, error);
@@ -171,15 +177,8 @@ up_poll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
                 wgm_backend_get_ifindex(WGM_BACKEND(self)));
         self->state = STATE_RUNNING;
         wgm_clear_source(&self->start_cancel_source);
+        wgm_clear_source(&self->start_timeout_source);
         g_task_return_boolean(task, TRUE);
-        return;
-    }
-    if (g_get_monotonic_time() > self->start_deadline) {
-        start_failed(
-            self,
-            wgm_backend_error_new("wireguard-go for %s did not bring the device up within %d s",
-                                  ifname_of(self),
-                                  START_TIMEOUT_SEC));
         return;
     }
     self->poll_source =
@@ -282,14 +281,6 @@ socket_poll_cb(gpointer user_data)
 {
     WgmBackendUapi *self = user_data;
 
-    if (g_get_monotonic_time() > self->start_deadline) {
-        start_failed(self,
-                     wgm_backend_error_new("wireguard-go for %s did not open %s within %d s",
-                                           ifname_of(self),
-                                           self->sock_path,
-                                           START_TIMEOUT_SEC));
-        return G_SOURCE_REMOVE; /* start_failed() destroyed it already */
-    }
     if (!self->connecting && g_file_test(self->sock_path, G_FILE_TEST_EXISTS)) {
         self->connecting = TRUE;
         wgm_uapi_conn_connect_async(self->conn, NULL, connect_cb, g_object_ref(self));
@@ -309,7 +300,6 @@ spawn(WgmBackendUapi *self)
     }
     g_signal_connect(self->child, "exited", G_CALLBACK(child_exited_cb), self);
 
-    self->start_deadline = g_get_monotonic_time() + START_TIMEOUT_SEC * G_USEC_PER_SEC;
     self->poll_source =
         wgm_source_attach(g_timeout_source_new(SOCKET_POLL_MS), socket_poll_cb, self, SOURCE_NAME);
 }
@@ -322,6 +312,31 @@ old_child_gone_cb(GObject *source, GAsyncResult *result, gpointer user_data)
     /* Cancelled: that start was stopped. */
     if (wgm_child_wait_finish(WGM_CHILD(source), result, NULL) && self->state == STATE_STARTING)
         spawn(self);
+}
+
+/* Says which step the start is stuck at. */
+static gboolean
+start_timeout_cb(gpointer user_data)
+{
+    WgmBackendUapi *self = user_data;
+    GError         *error;
+
+    wgm_clear_source(&self->start_timeout_source);
+    if (!self->child)
+        error = wgm_backend_error_new("The previous wireguard-go for %s did not exit within %d s",
+                                      ifname_of(self),
+                                      START_TIMEOUT_SEC);
+    else if (wgm_backend_get_ifindex(WGM_BACKEND(self)) == 0)
+        error = wgm_backend_error_new("wireguard-go for %s did not open %s within %d s",
+                                      ifname_of(self),
+                                      self->sock_path,
+                                      START_TIMEOUT_SEC);
+    else
+        error = wgm_backend_error_new("wireguard-go for %s did not bring the device up within %d s",
+                                      ifname_of(self),
+                                      START_TIMEOUT_SEC);
+    start_failed(self, error);
+    return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -384,6 +399,8 @@ wgm_backend_uapi_start_async(WgmBackend         *backend,
                                                       self,
                                                       SOURCE_NAME);
     }
+    self->start_timeout_source = wgm_source_attach(
+        g_timeout_source_new_seconds(START_TIMEOUT_SEC), start_timeout_cb, self, SOURCE_NAME);
 
     /* Restarted before the previous child has gone: it still holds the
      * interface name. */

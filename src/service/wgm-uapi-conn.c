@@ -21,6 +21,10 @@
  *   command, which makes it close the connection.  We reconnect after every
  *   failed request instead of guessing.
  * - A get reply carries the private key and the preshared keys.
+ * - It answers a request within milliseconds; one that hangs (a deadlock, a
+ *   SIGSTOP) would hold up every later one for good, so each request gets a
+ *   deadline once written, and the connection goes with it: a late reply
+ *   would be taken for the next request's.
  */
 
 #define READ_BUF_SIZE (64 * 1024)
@@ -34,6 +38,8 @@ typedef struct {
     gboolean       want_stats;
     WgmUapiReader *reader;
     GSource       *cancel_source;
+    GSource       *timeout_source; /* armed once written: only the request in flight has one */
+    guint          timeout_ms;
 } Op;
 
 /* A connect_async() caller, answered when the attempt under way ends. */
@@ -49,9 +55,11 @@ struct _WgmUapiConn {
     char *path;
     char *ifname;
 
-    GCancellable      *cancellable; /* all socket I/O; cancelled by close() */
+    GCancellable      *cancellable; /* connecting; cancelled by close() */
     GSocketClient     *client;
     GSocketConnection *conn;
+    GCancellable      *io_cancellable; /* reads and writes on conn; cancelled when it is dropped */
+    guint              timeout_ms;
     gboolean           connecting;
     gboolean           closed;
     GQueue             waiters; /* Waiter*, for the attempt under way */
@@ -70,6 +78,7 @@ static void
 op_free(Op *op)
 {
     wgm_clear_source(&op->cancel_source);
+    wgm_clear_source(&op->timeout_source);
     g_clear_object(&op->task);
     g_clear_pointer(&op->request, wgm_secret_gstring_free);
     g_clear_pointer(&op->reader, wgm_uapi_reader_free);
@@ -118,11 +127,27 @@ finish_op(WgmUapiConn *self, GError *error)
 static void
 drop_connection(WgmUapiConn *self)
 {
+    /* I/O still under way (a request that timed out) ends now, before its
+     * request is freed; its callback then finds a stream not ours. */
+    if (self->io_cancellable) {
+        g_cancellable_cancel(self->io_cancellable);
+        g_clear_object(&self->io_cancellable);
+    }
     if (self->conn) {
-        /* Closing a socket does not block; pending I/O was cancelled or done. */
+        /* Closing a socket does not block. */
         g_socket_close(g_socket_connection_get_socket(self->conn), NULL);
         g_clear_object(&self->conn);
     }
+}
+
+/* Whether @stream belongs to the connection in use: I/O on one dropped
+ * since (after a timeout) has nothing to say about the current request. */
+static gboolean
+is_current_stream(WgmUapiConn *self, gpointer stream)
+{
+    return self->conn
+           && (stream == g_io_stream_get_input_stream(G_IO_STREAM(self->conn))
+               || stream == g_io_stream_get_output_stream(G_IO_STREAM(self->conn)));
 }
 
 /* The socket broke mid-request: fail that request, carry on with a new
@@ -148,8 +173,8 @@ read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
     WgmUapiReaderStatus status;
 
     n = g_input_stream_read_finish(G_INPUT_STREAM(source), result, &error);
-    if (self->closed) {
-        /* Cancelled by close(): the requests were failed there. */
+    if (self->closed || !is_current_stream(self, source)) {
+        /* Cancelled by close() or a timeout: the request was failed there. */
         g_clear_error(&error);
         return;
     }
@@ -210,7 +235,7 @@ read_more(WgmUapiConn *self)
                               self->read_buf,
                               READ_BUF_SIZE,
                               G_PRIORITY_DEFAULT,
-                              self->cancellable,
+                              self->io_cancellable,
                               read_cb,
                               g_object_ref(self));
 }
@@ -221,19 +246,18 @@ write_cb(GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr(WgmUapiConn) self = user_data;
     GError *error               = NULL;
 
+    if (self->closed || !is_current_stream(self, source)) {
+        /* Cancelled by close() or a timeout, or done just before. */
+        g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), result, NULL, NULL);
+        return;
+    }
+    g_return_if_fail(self->current);
     if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), result, NULL, &error)) {
-        if (self->closed) {
-            g_error_free(error);
-            return;
-        }
-        g_return_if_fail(self->current);
         connection_lost(
             self, wgm_backend_error_new("Writing to %s failed: %s", self->path, error->message));
         g_error_free(error);
         return;
     }
-    if (self->closed)
-        return;
     g_clear_pointer(&self->current->request, wgm_secret_gstring_free);
     read_more(self);
 }
@@ -265,7 +289,9 @@ connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
     }
     self->conn       = conn;
     self->connecting = FALSE;
-    if (!conn) {
+    if (conn)
+        self->io_cancellable = g_cancellable_new();
+    else {
         g_autoptr(GError) failed =
             wgm_backend_error_new("Could not connect to %s: %s", self->path, error->message);
 
@@ -366,10 +392,42 @@ wgm_uapi_conn_connect_finish(WgmUapiConn *self, GAsyncResult *result, GError **e
 
 /* ---- the queue ---------------------------------------------------------- */
 
+static char *
+describe_timeout(guint timeout_ms)
+{
+    if (timeout_ms % 1000 == 0)
+        return g_strdup_printf("%u s", timeout_ms / 1000);
+    return g_strdup_printf("%u ms", timeout_ms);
+}
+
+/* The request in flight went unanswered: its reply, should it still come,
+ * would be read as the next one's, so the connection goes too. */
+static gboolean
+op_timeout_cb(gpointer user_data)
+{
+    Op *op                      = user_data;
+    g_autoptr(WgmUapiConn) self = g_object_ref(op->self);
+    g_autofree char *limit      = describe_timeout(op->timeout_ms);
+    GError          *error;
+
+    g_return_val_if_fail(op == self->current, G_SOURCE_REMOVE);
+    wgm_clear_source(&op->timeout_source);
+    error = g_error_new(G_IO_ERROR,
+                        G_IO_ERROR_TIMED_OUT,
+                        "wireguard-go for %s did not answer within %s",
+                        self->ifname,
+                        limit);
+    g_message("%s, dropping its control connection", error->message);
+    connection_lost(self, error);
+    return G_SOURCE_REMOVE;
+}
+
 /* Sends the next request, if the socket is free. */
 static void
 pump(WgmUapiConn *self)
 {
+    Op *op;
+
     if (self->closed || self->current || g_queue_is_empty(&self->ops))
         return;
     if (!self->conn) {
@@ -377,13 +435,17 @@ pump(WgmUapiConn *self)
         return;
     }
 
-    self->current         = g_queue_pop_head(&self->ops);
-    self->current->reader = wgm_uapi_reader_new(self->current->want_stats);
+    op = self->current = g_queue_pop_head(&self->ops);
+    op->reader         = wgm_uapi_reader_new(op->want_stats);
+    /* From the write on: a wireguard-go that stopped reading hangs it too. */
+    op->timeout_ms = self->timeout_ms;
+    op->timeout_source =
+        wgm_source_attach(g_timeout_source_new(op->timeout_ms), op_timeout_cb, op, SOURCE_NAME);
     g_output_stream_write_all_async(g_io_stream_get_output_stream(G_IO_STREAM(self->conn)),
-                                    self->current->request->str,
-                                    self->current->request->len,
+                                    op->request->str,
+                                    op->request->len,
                                     G_PRIORITY_DEFAULT,
-                                    self->cancellable,
+                                    self->io_cancellable,
                                     write_cb,
                                     g_object_ref(self));
 }
@@ -527,12 +589,21 @@ wgm_uapi_conn_get_path(WgmUapiConn *self)
     return self->path;
 }
 
+void
+wgm_uapi_conn_set_timeout(WgmUapiConn *self, guint timeout_ms)
+{
+    g_return_if_fail(WGM_IS_UAPI_CONN(self));
+    g_return_if_fail(timeout_ms > 0);
+    self->timeout_ms = timeout_ms;
+}
+
 static void
 wgm_uapi_conn_init(WgmUapiConn *self)
 {
     self->cancellable = g_cancellable_new();
     self->client      = g_socket_client_new();
     self->read_buf    = g_malloc(READ_BUF_SIZE);
+    self->timeout_ms  = WGM_UAPI_CONN_DEFAULT_TIMEOUT_MS;
     g_queue_init(&self->waiters);
     g_queue_init(&self->ops);
 }

@@ -4,7 +4,8 @@
  * /var/run/wireguard/<ifname>.sock).  Requests wait in a queue and go out
  * one at a time, each reply read to its end before the next request is
  * written; a failed request costs the connection, and the next request
- * opens a new one.  Buffers that held secrets are wiped.
+ * opens a new one.  A request that goes unanswered for too long fails and
+ * costs the connection too.  Buffers that held secrets are wiped.
  */
 #pragma once
 
@@ -20,6 +21,16 @@ G_DECLARE_FINAL_TYPE(WgmUapiConn, wgm_uapi_conn, WGM, UAPI_CONN, GObject)
 WgmUapiConn *wgm_uapi_conn_new(const char *path, const char *ifname);
 const char  *wgm_uapi_conn_get_path(WgmUapiConn *self);
 
+#define WGM_UAPI_CONN_DEFAULT_TIMEOUT_MS 5000
+
+/* How long a request may wait for its reply, counted from the moment it is
+ * written (time spent queued behind another request does not count): then
+ * it fails with G_IO_ERROR_TIMED_OUT, the connection is dropped (the stream
+ * is out of step) and the next request goes out on a new one.  Applies to
+ * requests written after this call.  @timeout_ms > 0; default
+ * WGM_UAPI_CONN_DEFAULT_TIMEOUT_MS. */
+void wgm_uapi_conn_set_timeout(WgmUapiConn *self, guint timeout_ms);
+
 /* Connects now unless connected already: requests connect by themselves,
  * this tells whether anyone listens yet.  Fails with the GIO error of the
  * attempt (G_IO_ERROR_CONNECTION_REFUSED for a stale socket file...), and
@@ -34,11 +45,12 @@ gboolean wgm_uapi_conn_connect_finish(WgmUapiConn *self, GAsyncResult *result, G
  * wiped once written) after every earlier request has its reply.
  *
  * Errors: WGM_ERROR_BACKEND for errno != 0 or a lost connection,
- * WGM_ERROR_PROTOCOL for a malformed reply, G_IO_ERROR_CANCELLED when
- * @cancellable fires (a request already sent still has its reply read, so
- * the next one gets its own), the close() error once closed.  A request
- * that fails takes the connection with it: wireguard-go may have left part
- * of it unread. */
+ * WGM_ERROR_PROTOCOL for a malformed reply, G_IO_ERROR_TIMED_OUT when no
+ * reply came in time (see wgm_uapi_conn_set_timeout()), G_IO_ERROR_CANCELLED
+ * when @cancellable fires (a request already sent still has its reply read,
+ * within the same time limit, so the next one gets its own), the close()
+ * error once closed.  A request that fails takes the connection with it:
+ * wireguard-go may have left part of it unread. */
 void     wgm_uapi_conn_set_async(WgmUapiConn        *self,
                                  GString            *request,
                                  GCancellable       *cancellable,

@@ -7,11 +7,11 @@
  * The fake stands in for wireguard-go only to script failures the real one
  * cannot be made to produce on demand: replies cut into tiny pieces, a
  * connection closed mid-reply, a reply held back while its request is
- * cancelled, garbage after a reply.  The netns suite drives the real
- * wireguard-go.  Like wireguard-go, the fake answers requests on one
- * connection strictly in order; it also notes any request that arrived
- * before the previous reply was written, which the connection must never
- * send (wireguard-go's set parser reads ahead).
+ * cancelled, garbage after a reply, a request never answered.  The netns
+ * suite drives the real wireguard-go.  Like wireguard-go, the fake answers
+ * requests on one connection strictly in order; it also notes any request
+ * that arrived before the previous reply was written, which the connection
+ * must never send (wireguard-go's set parser reads ahead).
  */
 #include "config.h"
 
@@ -37,7 +37,8 @@ typedef struct {
     gsize    chunk; /* written this many bytes at a time; 0: at once */
     gboolean cut;   /* close the connection after cut_after bytes */
     gsize    cut_after;
-    gboolean hold; /* wait for fake_server_release() before answering */
+    gboolean hold;    /* wait for fake_server_release() before answering */
+    gboolean swallow; /* never answer, keep the connection open, serve the next one */
 } Reply;
 
 typedef struct {
@@ -49,8 +50,9 @@ typedef struct {
 
     GMutex     lock;
     GCond      cond;
-    GQueue     script;   /* Reply*, for the next requests in order */
-    GPtrArray *requests; /* char*: every request received, in order */
+    GQueue     script;    /* Reply*, for the next requests in order */
+    GPtrArray *requests;  /* char*: every request received, in order */
+    GArray    *swallowed; /* int: connections left hanging, closed at the end */
     guint      n_connections;
     guint      releases;
     gboolean   pipelined;
@@ -111,8 +113,9 @@ has_input(int fd)
     return poll(&pfd, 1, 2) > 0 && recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
-/* Answers requests on @fd until the client goes, or a reply says to cut. */
-static void
+/* Answers requests on @fd until the client goes, or a reply says to cut;
+ * FALSE if a reply said to swallow, and @fd stays open. */
+static gboolean
 serve_connection(FakeServer *srv, int fd)
 {
     g_autoptr(GString) buf = g_string_new(NULL);
@@ -132,12 +135,12 @@ serve_connection(FakeServer *srv, int fd)
             ssize_t n;
 
             if (!server_poll(srv, fd, &ready))
-                return;
+                return TRUE;
             if (!ready)
                 continue;
             n = recv(fd, chunk, sizeof(chunk), 0);
             if (n <= 0)
-                return;
+                return TRUE;
             g_string_append_len(buf, chunk, n);
         }
         len     = end + 2 - buf->str;
@@ -150,6 +153,13 @@ serve_connection(FakeServer *srv, int fd)
         number = srv->requests->len;
         reply  = g_queue_pop_head(&srv->script);
         server_changed(srv);
+        if (reply && reply->swallow) {
+            /* A hung wireguard-go: no reply, no EOF. */
+            g_array_append_val(srv->swallowed, fd);
+            g_mutex_unlock(&srv->lock);
+            reply_free(reply);
+            return FALSE;
+        }
         if (reply && reply->hold) {
             while (!srv->releases && !srv->quit)
                 g_cond_wait(&srv->cond, &srv->lock);
@@ -189,7 +199,7 @@ serve_connection(FakeServer *srv, int fd)
         }
         if (reply && reply->cut) {
             reply_free(reply);
-            return;
+            return TRUE;
         }
         g_clear_pointer(&reply, reply_free);
     }
@@ -213,8 +223,8 @@ server_thread(gpointer data)
         srv->n_connections++;
         server_changed(srv);
         g_mutex_unlock(&srv->lock);
-        serve_connection(srv, fd);
-        close(fd);
+        if (serve_connection(srv, fd))
+            close(fd);
     }
     return NULL;
 }
@@ -237,8 +247,9 @@ fake_server_new(void)
     g_assert_cmpint(bind(srv->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
     g_assert_cmpint(listen(srv->listen_fd, 8), ==, 0);
 
-    srv->context  = g_main_context_ref_thread_default();
-    srv->requests = g_ptr_array_new_with_free_func(g_free);
+    srv->context   = g_main_context_ref_thread_default();
+    srv->requests  = g_ptr_array_new_with_free_func(g_free);
+    srv->swallowed = g_array_new(FALSE, FALSE, sizeof(int));
     g_mutex_init(&srv->lock);
     g_cond_init(&srv->cond);
     g_queue_init(&srv->script);
@@ -256,6 +267,9 @@ fake_server_free(FakeServer *srv)
     g_thread_join(srv->thread);
 
     close(srv->listen_fd);
+    for (guint i = 0; i < srv->swallowed->len; i++)
+        close(g_array_index(srv->swallowed, int, i));
+    g_array_unref(srv->swallowed);
     g_assert_cmpint(unlink(srv->path), ==, 0);
     g_assert_cmpint(rmdir(srv->dir), ==, 0);
     g_queue_clear_full(&srv->script, (GDestroyNotify)reply_free);
@@ -369,6 +383,12 @@ run_until(Predicate done, gpointer data)
             g_error("timed out after %d s", TIMEOUT_SEC);
         g_main_context_iteration(NULL, TRUE);
     }
+}
+
+static gboolean
+is_true(gpointer data)
+{
+    return *(gboolean *)data;
 }
 
 static gboolean
@@ -849,6 +869,122 @@ test_cancel_in_flight_refused(Fixture *f, gconstpointer data)
         result_clear(&r[i]);
 }
 
+#define SHORT_TIMEOUT_MS 100
+
+static void
+test_timeout(Fixture *f, gconstpointer data)
+{
+    Result r[2] = { 0 };
+
+    connect_now(f);
+    fake_server_script(f->srv, (Reply){ .swallow = TRUE });
+    wgm_uapi_conn_set_timeout(f->conn, SHORT_TIMEOUT_MS);
+    get(f, &r[0], NULL);
+    wait_requests(f, 1);
+    /* Only the first one is meant to time out: the second gets all the
+     * time it needs, however slow the machine. */
+    wgm_uapi_conn_set_timeout(f->conn, TIMEOUT_SEC * 1000);
+    set(f, &r[1], "set=1\nfwmark=0\n\n", NULL);
+    wait_done(&r[1]);
+
+    g_assert_error(r[0].error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+    g_assert_cmpstr(r[0].error->message, ==, "wireguard-go for test0 did not answer within 100 ms");
+    /* Behind it in the queue, then sent on a new connection. */
+    g_assert_no_error(r[1].error);
+    g_assert_true(r[1].ok);
+    g_assert_cmpuint(r[0].order, <, r[1].order);
+    g_assert_cmpuint(fake_server_seen(f->srv).n_requests, ==, 2);
+    assert_request(f, 1, "set=1\nfwmark=0\n\n");
+    g_assert_cmpuint(fake_server_seen(f->srv).n_connections, ==, 2);
+    g_assert_false(fake_server_seen(f->srv).pipelined);
+    for (guint i = 0; i < G_N_ELEMENTS(r); i++)
+        result_clear(&r[i]);
+}
+
+static void
+test_timeout_message(Fixture *f, gconstpointer data)
+{
+    Result r = { 0 };
+
+    /* Whole seconds read as such, as the default does. */
+    fake_server_script(f->srv, (Reply){ .swallow = TRUE });
+    wgm_uapi_conn_set_timeout(f->conn, 1000);
+    get(f, &r, NULL);
+    wait_done(&r);
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+    g_assert_cmpstr(r.error->message, ==, "wireguard-go for test0 did not answer within 1 s");
+    result_clear(&r);
+}
+
+static void
+test_timeout_cancelled_in_flight(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GCancellable) cancellable = g_cancellable_new();
+    Result r[2]                         = { 0 };
+
+    connect_now(f);
+    fake_server_script(f->srv, (Reply){ .swallow = TRUE });
+    wgm_uapi_conn_set_timeout(f->conn, SHORT_TIMEOUT_MS);
+    set(f, &r[0], "set=1\nfwmark=1\n\n", cancellable);
+    wait_requests(f, 1);
+    wgm_uapi_conn_set_timeout(f->conn, TIMEOUT_SEC * 1000);
+    /* Answered at once; its reply, never coming, is still waited for, but
+     * not for ever: the next request goes out after the timeout. */
+    g_cancellable_cancel(cancellable);
+    get(f, &r[1], NULL);
+    wait_done(&r[1]);
+
+    g_assert_error(r[0].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_no_error(r[1].error);
+    g_assert_cmpint(r[1].stats->listen_port, ==, 2);
+    g_assert_cmpuint(fake_server_seen(f->srv).n_connections, ==, 2);
+    for (guint i = 0; i < G_N_ELEMENTS(r); i++)
+        result_clear(&r[i]);
+}
+
+static gboolean
+set_true(gpointer data)
+{
+    *(gboolean *)data = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+static void
+test_timeout_not_while_queued(Fixture *f, gconstpointer data)
+{
+    Result   r[3]   = { 0 };
+    gboolean waited = FALSE;
+
+    connect_now(f);
+    fake_server_script(f->srv, (Reply){ .hold = TRUE });
+    /* Slow but answering: sent with all the time it needs. */
+    wgm_uapi_conn_set_timeout(f->conn, TIMEOUT_SEC * 1000);
+    get(f, &r[0], NULL);
+    wait_requests(f, 1);
+    /* Queued behind it with a short limit, and kept waiting well past it:
+     * the one in flight governs them. */
+    wgm_uapi_conn_set_timeout(f->conn, SHORT_TIMEOUT_MS);
+    set(f, &r[1], "set=1\nfwmark=1\n\n", NULL);
+    get(f, &r[2], NULL);
+    g_timeout_add(5 * SHORT_TIMEOUT_MS, set_true, &waited);
+    run_until(is_true, &waited);
+    g_assert_false(r[0].done);
+    g_assert_false(r[1].done);
+    g_assert_false(r[2].done);
+
+    /* Their own replies need not race the short limit on a slow machine. */
+    wgm_uapi_conn_set_timeout(f->conn, TIMEOUT_SEC * 1000);
+    fake_server_release(f->srv);
+    wait_done(&r[2]);
+    for (guint i = 0; i < G_N_ELEMENTS(r); i++) {
+        g_assert_no_error(r[i].error);
+        g_assert_cmpuint(r[i].order, ==, i + 1);
+        result_clear(&r[i]);
+    }
+    g_assert_cmpuint(fake_server_seen(f->srv).n_requests, ==, 3);
+    g_assert_cmpuint(fake_server_seen(f->srv).n_connections, ==, 1);
+}
+
 typedef struct {
     Fixture      *f;
     Result       *r;
@@ -868,12 +1004,6 @@ close_from_main_loop(gpointer data)
     g_assert_false(call->r[1].done);
     call->ran = TRUE;
     return G_SOURCE_REMOVE;
-}
-
-static gboolean
-is_true(gpointer data)
-{
-    return *(gboolean *)data;
 }
 
 static void
@@ -956,6 +1086,10 @@ main(int argc, char **argv)
     ADD("/uapi-conn/cancel-queued", test_cancel_queued);
     ADD("/uapi-conn/cancel-in-flight", test_cancel_in_flight);
     ADD("/uapi-conn/cancel-in-flight-refused", test_cancel_in_flight_refused);
+    ADD("/uapi-conn/timeout", test_timeout);
+    ADD("/uapi-conn/timeout-message", test_timeout_message);
+    ADD("/uapi-conn/timeout-cancelled-in-flight", test_timeout_cancelled_in_flight);
+    ADD("/uapi-conn/timeout-not-while-queued", test_timeout_not_while_queued);
     ADD("/uapi-conn/close", test_close);
     ADD("/uapi-conn/connect-failure", test_connect_failure);
 #undef ADD
