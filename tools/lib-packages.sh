@@ -3,28 +3,69 @@
 #
 # Sourced by tools/test.sh and tools/demo.sh: the Debian 12 packages they
 # need, and install_missing to install those not there yet.
+#
+# What installing does to the host beyond the packages themselves:
+#   - while apt-get runs, /usr/sbin/policy-rc.d (marked as ours) forbids
+#     starting services, so installing network-manager or dbus does not start
+#     them on the host's own interfaces (the scripts run their own, in a
+#     sandbox); it is removed afterwards, also when apt-get fails or on
+#     Ctrl-C, and one left by an interrupted run is recognised and replaced;
+#   - on a host running systemd, installing network-manager would also enable
+#     NetworkManager.service, NetworkManager-wait-online.service and
+#     NetworkManager-dispatcher.service for the next boot: those the install
+#     newly enabled are disabled again (one enabled before is left alone).
 
 # Building the service and running it under a sandboxed NetworkManager
-# (tests/e2e/nm-sandbox.sh): what tools/demo.sh needs.
+# (tests/e2e/nm-sandbox.sh): what tools/demo.sh needs.  Every command the
+# scripts, the sandbox and the test helpers run is in one of these (or in an
+# Essential package: bash, coreutils, dash, findutils, grep, sed, hostname).
 # shellcheck disable=SC2034 # used by the scripts that source this file
 PACKAGES_DEMO=(
     meson ninja-build pkg-config gcc gettext
-    libglib2.0-dev libglib2.0-bin libnm-dev network-manager
-    wireguard-go wireguard-tools
-    dbus iproute2 iputils-ping util-linux
-    python3 # the e2e sandbox's syslog sink
+    libglib2.0-dev libnm-dev
+    libglib2.0-bin         # gdbus
+    network-manager        # NetworkManager, nmcli, nm-online
+    wireguard-go
+    wireguard-tools        # wg
+    dbus                   # dbus-daemon
+    iproute2               # ip
+    iputils-ping           # ping
+    util-linux             # nsenter, unshare, setpriv
+    mount                  # mount
+    mawk                   # awk
+    kmod                   # modprobe tun where /dev/net/tun is missing
+    python3                # the e2e sandbox's syslog sink, tools/test.sh's summary
 )
 # All of tools/test.sh's suites.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 PACKAGES_TEST=(
     "${PACKAGES_DEMO[@]}"
     clang libclang-rt-14-dev # libFuzzer for the fuzz suite
-    python3-dbusmock
 )
+
+# Units whose enablement installing network-manager may change.
+PKG_SYSTEMD_UNITS=(
+    NetworkManager.service
+    NetworkManager-wait-online.service
+    NetworkManager-dispatcher.service
+)
+
+# Marks a policy-rc.d as written by install_missing.
+PKG_POLICY_MARKER='# written by NetworkManager-wgmesh tools/lib-packages.sh while apt-get runs'
 
 # install_missing's messages; a script may define its own after sourcing.
 pkg_say() {
     printf '%s: %s\n' "${0##*/}" "$*" >&2
+}
+
+pkg_apt_get() {
+    apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 "$@"
+}
+
+# Whether systemd manages this system (not merely installed, as in a
+# container).
+pkg_have_systemd() {
+    command -v systemctl >/dev/null && [ -d /run/systemd/system ]
 }
 
 # install_missing PACKAGE...: installs, with apt-get, those of the packages
@@ -32,7 +73,8 @@ pkg_say() {
 # With PKG_APT_LOG set, apt-get's output goes to that file and only its last
 # lines are shown, on failure.  Returns non-zero if anything failed.
 install_missing() {
-    local missing=() pkg status=0 policy=/usr/sbin/policy-rc.d
+    local missing=() pkg status=0 policy=/usr/sbin/policy-rc.d unit
+    local -A enabled_before=()
 
     if ! command -v dpkg-query >/dev/null; then
         pkg_say "not a Debian system: install $* or their equivalents yourself"
@@ -52,6 +94,12 @@ install_missing() {
         return 1
     fi
 
+    if pkg_have_systemd; then
+        for unit in "${PKG_SYSTEMD_UNITS[@]}"; do
+            enabled_before[$unit]=$(systemctl is-enabled "$unit" 2>/dev/null || true)
+        done
+    fi
+
     pkg_say "installing ${missing[*]}"
     # A subshell, so that its EXIT trap removes the policy whatever happens
     # (apt-get failing, Ctrl-C) and leaves the caller's traps alone.
@@ -59,9 +107,12 @@ install_missing() {
     (
         # Installing network-manager (or dbus) must not start it on the
         # host's own interfaces: the scripts start their own, sandboxed.
-        if [ ! -e "$policy" ]; then
+        # Someone else's policy is left as it is; ours, left by an
+        # interrupted run, is written again and removed afterwards.
+        if [ ! -e "$policy" ] || grep -qxF "$PKG_POLICY_MARKER" "$policy" 2>/dev/null; then
             trap 'rm -f "$policy"' EXIT
-            if ! { printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"; }; then
+            if ! { printf '#!/bin/sh\n%s\nexit 101\n' "$PKG_POLICY_MARKER" >"$policy" &&
+                chmod 755 "$policy"; }; then
                 exit 1
             fi
         fi
@@ -69,10 +120,30 @@ install_missing() {
         if [ -n "${PKG_APT_LOG:-}" ]; then
             exec >"$PKG_APT_LOG" 2>&1
         fi
-        apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"
+        pkg_apt_get update -q &&
+            pkg_apt_get install -y -q --no-install-recommends "${missing[@]}"
     ) || status=$?
     if [ $status -ne 0 ] && [ -n "${PKG_APT_LOG:-}" ]; then
         tail -n 20 "$PKG_APT_LOG"
+    fi
+
+    # Enabled for the next boot by this install: not what was asked for.
+    # (Disabling one may disable its Also= units: those enabled before are
+    # enabled again.)
+    if pkg_have_systemd; then
+        for unit in "${PKG_SYSTEMD_UNITS[@]}"; do
+            if [ "${enabled_before[$unit]:-}" != enabled ] &&
+                [ "$(systemctl is-enabled "$unit" 2>/dev/null || true)" = enabled ]; then
+                pkg_say "disabling $unit again (the install enabled it)"
+                systemctl disable --quiet "$unit" || status=1
+            fi
+        done
+        for unit in "${PKG_SYSTEMD_UNITS[@]}"; do
+            if [ "${enabled_before[$unit]:-}" = enabled ] &&
+                [ "$(systemctl is-enabled "$unit" 2>/dev/null || true)" != enabled ]; then
+                systemctl enable --quiet "$unit" || status=1
+            fi
+        done
     fi
     return $status
 }

@@ -17,12 +17,23 @@
 # (SANITIZE=0 skips this pass), and builds $BUILD_DIR-fuzz with clang to run
 # each libFuzzer target for FUZZ_SECONDS (default 30).
 #
-# The last line is "N passed, N failed[, N skipped]", counted from meson's
-# testlog.json files; CI reads it.  A failed build counts as one failure.
+# The last line is always "N passed, N failed[, N skipped]", counted from
+# meson's testlog.json files; CI reads it.  Whatever else goes wrong counts
+# as one failure each: installing packages, configuring or building a build
+# directory, one of the suites above missing from the build (without
+# arguments they are all required), or the clang build without libFuzzer
+# (no *-explore tests).  With CI=true a skipped test counts as failed: CI
+# must not pass on tests that did not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=SCRIPTDIR/lib-packages.sh
 . tools/lib-packages.sh
+
+# ip, NetworkManager, modprobe: sudo and root's login shells have sbin in
+# PATH, other ways of becoming root may not.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
+case ":$PATH:" in *:/sbin:*) ;; *) PATH=$PATH:/sbin ;; esac
+export PATH
 
 BUILD_DIR=${BUILD_DIR:-build}
 SUITES=(unit dbus netns fuzz e2e)
@@ -37,14 +48,25 @@ log() {
     printf 'test.sh: %s\n' "$*" >&2
 }
 
+# Failures outside meson test (a step that failed), added to the summary.
+FAILED_STEPS=0
+fail_step() {
+    log "$*"
+    FAILED_STEPS=$((FAILED_STEPS + 1))
+}
+
 # "N passed, N failed, N skipped" from testlog.json files (one JSON object a
-# line); a missing file counts as one failure.
+# line) plus FAILED_STEPS; a missing file counts as one failure, and so does
+# a skipped test in CI.
 summary() {
-    "$PY" - "$@" <<'EOF'
+    local ci=0
+    case "${CI:-}" in true | 1) ci=1 ;; esac
+    "$PY" - "$FAILED_STEPS" "$ci" "$@" <<'EOF'
 import json, os, sys
 
-counts = {"passed": 0, "failed": 0, "skipped": 0}
-for path in sys.argv[1:]:
+counts = {"passed": 0, "failed": int(sys.argv[1]), "skipped": 0}
+ci = sys.argv[2] == "1"
+for path in sys.argv[3:]:
     if not os.path.exists(path):
         print("test.sh: no %s: meson test did not run" % path, file=sys.stderr)
         counts["failed"] += 1
@@ -54,9 +76,13 @@ for path in sys.argv[1:]:
             line = line.strip()
             if not line:
                 continue
-            result = json.loads(line).get("result", "")
+            test = json.loads(line)
+            result = test.get("result", "")
             if result in ("OK", "EXPECTEDFAIL"):
                 counts["passed"] += 1
+            elif result == "SKIP" and ci:
+                print("test.sh: %s skipped in CI" % test.get("name"), file=sys.stderr)
+                counts["failed"] += 1
             elif result == "SKIP":
                 counts["skipped"] += 1
             else:  # FAIL, ERROR, TIMEOUT, UNEXPECTEDPASS
@@ -68,35 +94,74 @@ print(out)
 EOF
 }
 
-install_missing "${PACKAGES_TEST[@]}"
+# The summary line comes last whatever happens, also when a step fails
+# before any test ran (set -e) or on Ctrl-C.
+testlogs=()
+SUMMARY_DONE=0
+# shellcheck disable=SC2317 # run by the EXIT trap
+on_exit() {
+    local status=$?
+    trap - EXIT
+    if [ "$SUMMARY_DONE" -eq 0 ]; then
+        if [ "$FAILED_STEPS" -eq 0 ]; then
+            fail_step "stopped early (exit status $status)"
+        fi
+        summary "${testlogs[@]}" || echo "0 passed, $FAILED_STEPS failed"
+        if [ "$status" -eq 0 ]; then
+            status=1
+        fi
+    fi
+    exit "$status"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
 
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-    meson setup "$BUILD_DIR"
-fi
-if ! meson compile -C "$BUILD_DIR"; then
-    log "build failed"
-    echo "0 passed, 1 failed"
+# Suite names (without the project prefix) of the tests in build dir $1,
+# one a line; test names instead with $2 = names.
+introspect_tests() {
+    meson introspect --tests "$1" | "$PY" -c '
+import json, sys
+names = len(sys.argv) > 1
+for t in json.load(sys.stdin):
+    if names:
+        print(t["name"])
+    else:
+        for s in t["suite"]:
+            print(s.split(":")[-1])' ${2:+"$2"}
+}
+
+if ! install_missing "${PACKAGES_TEST[@]}"; then
+    fail_step "installing packages failed"
     exit 1
 fi
 
+if [ ! -f "$BUILD_DIR/build.ninja" ] && ! meson setup "$BUILD_DIR"; then
+    fail_step "meson setup $BUILD_DIR failed"
+    exit 1
+fi
+if ! meson compile -C "$BUILD_DIR"; then
+    fail_step "build failed"
+    exit 1
+fi
+
+existing=$(introspect_tests "$BUILD_DIR") || {
+    fail_step "meson introspect $BUILD_DIR failed"
+    exit 1
+}
 if [ $# -gt 0 ]; then
     args=("$@")
 else
-    # Only the suites that exist.
+    # Every suite is required: one that is not built is a failure, not a
+    # silent skip.
     args=()
-    existing=$(meson introspect --tests "$BUILD_DIR" | "$PY" -c '
-import json, sys
-for t in json.load(sys.stdin):
-    for s in t["suite"]:
-        print(s.split(":")[-1])')
     for suite in "${SUITES[@]}"; do
         if grep -qx "$suite" <<<"$existing"; then
             args+=(--suite "$suite")
+        else
+            fail_step "suite $suite has no tests in $BUILD_DIR"
         fi
     done
     if [ ${#args[@]} -eq 0 ]; then
-        log "no tests in suites ${SUITES[*]}"
-        echo "0 passed, 1 failed"
         exit 1
     fi
 fi
@@ -118,34 +183,47 @@ if [ $# -eq 0 ] && [ "${SANITIZE:-1}" != 0 ]; then
     done
     asan_log="$asan_dir/meson-logs/testlog.json"
     rm -f "$asan_log"
-    if [ ! -f "$asan_dir/build.ninja" ]; then
-        meson setup "$asan_dir" -Db_sanitize=address,undefined -Db_lundef=false
-    fi
-    if meson compile -C "$asan_dir"; then
+    if [ ! -f "$asan_dir/build.ninja" ] &&
+        ! meson setup "$asan_dir" -Db_sanitize=address,undefined -Db_lundef=false; then
+        fail_step "meson setup $asan_dir failed"
+    elif ! meson compile -C "$asan_dir"; then
+        fail_step "sanitizer build failed"
+    else
         ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             meson test -C "$asan_dir" --no-rebuild --print-errorlogs "${asan_args[@]}" || status=1
-    else
-        log "sanitizer build failed"
-        status=1
+        testlogs+=("$asan_log")
     fi
-    testlogs+=("$asan_log")
 
     # libFuzzer needs clang: every parser is fuzzed for FUZZ_SECONDS each.
     fuzz_dir="$BUILD_DIR-fuzz"
     fuzz_log="$fuzz_dir/meson-logs/testlog.json"
+    fuzz_seconds=${FUZZ_SECONDS:-30}
     rm -f "$fuzz_log"
-    if [ ! -f "$fuzz_dir/build.ninja" ]; then
-        CC=clang meson setup "$fuzz_dir" -Db_sanitize=address,undefined -Db_lundef=false
-    fi
-    meson configure "$fuzz_dir" -Dfuzz_seconds="${FUZZ_SECONDS:-30}"
-    if meson compile -C "$fuzz_dir"; then
-        meson test -C "$fuzz_dir" --no-rebuild --print-errorlogs --suite fuzz || status=1
+    if [ ! -f "$fuzz_dir/build.ninja" ] &&
+        ! CC=clang meson setup "$fuzz_dir" -Db_sanitize=address,undefined -Db_lundef=false; then
+        fail_step "meson setup $fuzz_dir (clang) failed"
+    elif ! meson configure "$fuzz_dir" -Dfuzz_seconds="$fuzz_seconds"; then
+        fail_step "meson configure $fuzz_dir failed"
+    elif ! meson compile -C "$fuzz_dir"; then
+        fail_step "fuzz build failed"
     else
-        log "fuzz build failed"
-        status=1
+        # Without libFuzzer the targets only replay their seeds: fuzzing
+        # would pass without having happened.
+        fuzz_tests=$(introspect_tests "$fuzz_dir" names) || fuzz_tests=
+        if [ "$fuzz_seconds" -gt 0 ] && ! grep -q -- '-explore$' <<<"$fuzz_tests"; then
+            fail_step "no *-explore tests in $fuzz_dir: clang cannot link libFuzzer (libclang-rt-14-dev?)"
+        fi
+        meson test -C "$fuzz_dir" --no-rebuild --print-errorlogs --suite fuzz || status=1
+        testlogs+=("$fuzz_log")
     fi
-    testlogs+=("$fuzz_log")
 fi
 
-summary "${testlogs[@]}"
+SUMMARY_DONE=1
+summary "${testlogs[@]}" || {
+    echo "0 passed, $((FAILED_STEPS + 1)) failed"
+    exit 1
+}
+if [ $FAILED_STEPS -ne 0 ]; then
+    status=1
+fi
 exit "$status"

@@ -38,14 +38,25 @@
 #
 # NetworkManager runs in a mount namespace of its own where /run,
 # /etc/NetworkManager, /var/lib/NetworkManager, /usr/lib/NetworkManager/VPN
-# (holding only the build tree's .name file), /usr/lib/NetworkManager/conf.d
-# and /etc/resolv.conf are bind mounts of the sandbox's directory, and /sys is
-# read-only (NetworkManager then does not wait for udev).  A dbus-daemon of
-# type system listens on that /run/dbus/system_bus_socket.  The plugin's
-# syslog lines (NetworkManager runs VPN services with NM_VPN_LOG_SYSLOG=1) go
-# to the sandbox's /dev/log, which is read into log/nm.log as journald would.
+# (holding only the build tree's .name file), /usr/lib/NetworkManager/conf.d,
+# /usr/lib/NetworkManager/system-connections and /etc/resolv.conf are bind
+# mounts of the sandbox's directory, and /sys is read-only (NetworkManager
+# then does not wait for udev).  A dbus-daemon of type system listens on that
+# /run/dbus/system_bus_socket.  The plugin's syslog lines (NetworkManager
+# runs VPN services with NM_VPN_LOG_SYSLOG=1) go to the sandbox's /dev/log,
+# which is read into log/nm.log as journald would.
 # Logs: SANDBOX/log/{nm,dbus,p<i>}.log.
+#
+# Nothing read back from the sandbox's files is trusted blindly: only
+# directories owned by root with mode 0700 are sandboxes (any user can create
+# /tmp/wgme*), and a PID from a .pid file is signalled or entered only while
+# its network namespace is the sandbox's (a PID may have been reused).
 set -euo pipefail
+
+# ip, NetworkManager and friends live in sbin.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
+case ":$PATH:" in *:/sbin:*) ;; *) PATH=$PATH:/sbin ;; esac
+export PATH
 
 SELF=$(readlink -f "$0")
 TMP_ROOT=/tmp
@@ -64,13 +75,23 @@ die() {
 
 # ---- the state of one sandbox -----------------------------------------------
 
-# Only directories this script made, never anything else.
+is_prefix() {
+    [[ $1 =~ ^wgme[0-9]+-[0-9]+$ ]]
+}
+
+# Whether $1 is a directory this script made: /tmp/wgme<owner>-<n>, not a
+# symlink, owned by root, mode 0700.  Any user may create such a name in
+# /tmp; what is in someone else's is never read, signalled or removed.
+trusted_dir() {
+    local dir=$1
+    [[ $dir =~ ^"$TMP_ROOT"/wgme[0-9]+-[0-9]+$ ]] || return 1
+    [ ! -L "$dir" ] && [ -d "$dir" ] && [ "$(stat -c %u:%a -- "$dir")" = 0:700 ]
+}
+
 check_dir() {
     local dir=$1
-    case "$dir" in
-    "$TMP_ROOT"/wgme[0-9]*-[0-9]*) ;;
-    *) die "not a sandbox directory: $dir" ;;
-    esac
+    [[ $dir =~ ^"$TMP_ROOT"/wgme[0-9]+-[0-9]+$ ]] || die "not a sandbox directory: $dir"
+    trusted_dir "$dir" || die "$dir is not a sandbox of this script (not root's, or not mode 0700)"
     [ -f "$dir/sandbox.env" ] || die "no sandbox at $dir"
 }
 
@@ -80,10 +101,11 @@ load() {
     . "$1/sandbox.env"
 }
 
-# Sets $1 here and records it for later commands.
+# Sets $1 here and records it, quoted for the shell, for later commands
+# (which source the file).
 setvar() {
     printf -v "$1" '%s' "$2"
-    printf '%s=%s\n' "$1" "$2" >>"$DIR/sandbox.env"
+    printf '%s=%q\n' "$1" "$2" >>"$DIR/sandbox.env"
 }
 
 in_range() {
@@ -92,16 +114,34 @@ in_range() {
 
 pid_alive() {
     local state
+    [[ $1 =~ ^[0-9]+$ ]] || return 1
     [ -r "/proc/$1/stat" ] || return 1
     state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
     [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
 
-anchor_pid() {
+# Whether process $1 lives in network namespace $2 (a name in /run/netns):
+# what makes a PID from a .pid file ours and not a reused one.
+pid_in_ns() {
+    local pid=$1 ns=$2 a b
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    b=$(stat -L -c %d:%i "/run/netns/$ns" 2>/dev/null) || return 1
+    a=$(stat -L -c %d:%i "/proc/$pid/ns/net" 2>/dev/null) || return 1
+    [ "$a" = "$b" ]
+}
+
+# A PID recorded in file $1 whose process is in namespace $2, or nothing.
+read_pid() {
     local pid
-    pid=$(cat "$DIR/anchor.pid" 2>/dev/null) || die "$DIR: no anchor process"
-    pid_alive "$pid" || die "$DIR: the sandbox's bus (pid $pid) is gone"
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    pid_alive "$pid" && pid_in_ns "$pid" "$2" || return 1
     echo "$pid"
+}
+
+anchor_pid() {
+    read_pid "$DIR/anchor.pid" "$NS_NM" ||
+        die "$DIR: the sandbox's bus (anchor.pid) is gone or not in $NS_NM"
 }
 
 # A clean environment for everything inside: the sandbox's own system bus
@@ -109,10 +149,37 @@ anchor_pid() {
 inside_env=(env -u DBUS_SYSTEM_BUS_ADDRESS -u DBUS_SESSION_BUS_ADDRESS -u NOTIFY_SOCKET
     LC_ALL=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
 
+# Runs once inside, before the command: the /run there must be the sandbox's
+# (it holds a marker naming it).  Should the anchor have died and its PID been
+# reused between the check and nsenter, the command would otherwise run in
+# the host's mount namespace, where nmcli reaches the host's NetworkManager.
+# shellcheck disable=SC2016 # expanded by the inner shell
+inside_check='[ "$(cat /run/wgm-sandbox 2>/dev/null)" = "$1" ] || {
+    echo "nm-sandbox: not inside sandbox $1; not running $2" >&2
+    exit 125
+}
+shift
+exec "$@"'
+
+# enter_args NETNS PID MARK [--uts]: sets ENTER to the command prefix that
+# runs a command in network namespace NETNS (by its name: no PID involved)
+# and PID's mount (and UTS) namespace, once the marker there says MARK.  PID
+# must be in NETNS.
+enter_args() {
+    local ns=$1 pid=$2 mark=$3 uts=()
+    pid_in_ns "$pid" "$ns" || die "process $pid is not in namespace $ns"
+    if [ "${4:-}" = --uts ]; then
+        uts=("--uts=/proc/$pid/ns/uts")
+    fi
+    ENTER=(nsenter "--net=/run/netns/$ns" "--mount=/proc/$pid/ns/mnt" "${uts[@]}"
+        -- "${inside_env[@]}" sh -c "$inside_check" sh "$mark")
+}
+
 nm_exec() {
     local anchor
     anchor=$(anchor_pid)
-    exec nsenter -t "$anchor" -m -n -u -- "${inside_env[@]}" "$@"
+    enter_args "$NS_NM" "$anchor" "$PREFIX" --uts
+    exec "${ENTER[@]}" "$@"
 }
 
 # ---- start ------------------------------------------------------------------
@@ -120,8 +187,10 @@ nm_exec() {
 write_config() {
     local i
 
-    mkdir -p "$DIR"/{dev,etc-nm/conf.d,etc-nm/system-connections,etc-nm/VPN,var-lib-nm,vpn,empty,run/dbus,run/wireguard,log}
+    mkdir -p "$DIR"/{dev,etc-nm/conf.d,etc-nm/system-connections,etc-nm/VPN,var-lib-nm,vpn,empty,usr-connections,run/dbus,run/wireguard,log}
     : >"$DIR/resolv.conf"
+    # What enter_args checks: this /run is the sandbox's.
+    printf '%s\n' "$PREFIX" >"$DIR/run/wgm-sandbox"
 
     cat >"$DIR/etc-nm/NetworkManager.conf" <<'EOF'
 # The e2e sandbox's NetworkManager (tests/e2e/nm-sandbox.sh)
@@ -220,7 +289,8 @@ make_namespaces() {
     ip netns add "$NS_WORLD"
     ip -n "$NS_NM" link set lo up
     ip -n "$NS_WORLD" link set lo up
-    ip netns exec "$NS_WORLD" sysctl -q -w net.ipv4.ip_forward=1
+    # /proc/sys/net is the writer's network namespace's (no sysctl needed).
+    ip netns exec "$NS_WORLD" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
     ip link add wan0 netns "$NS_NM" type veth peer name nm0 netns "$NS_WORLD"
     ip -n "$NS_WORLD" addr add 10.210.0.1/24 dev nm0
     ip -n "$NS_WORLD" link set nm0 up
@@ -244,12 +314,14 @@ peer_script='
 set -euo pipefail
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/wireguard
+printf "%s\n" "$WGM_MARK" >/run/wgm-sandbox
 "$WGM_WG_GO" -f wgp0 </dev/null >>"$WGM_LOG" 2>&1 &
 pid=$!
 n=0
 until [ -S /run/wireguard/wgp0.sock ]; do
     kill -0 "$pid" 2>/dev/null || { echo "wireguard-go exited" >&2; exit 1; }
-    n=$((n + 1)); [ "$n" -lt 1000 ] || { echo "no UAPI socket after 10 s" >&2; exit 1; }
+    n=$((n + 1))
+    [ "$n" -lt $((WGM_TIMEOUT * 100)) ] || { echo "no UAPI socket after $WGM_TIMEOUT s" >&2; exit 1; }
     sleep 0.01
 done
 (umask 077; printf "%s\n" "$WGM_KEY" >/run/wgp0.key)
@@ -268,7 +340,7 @@ start_peer() {
     done
     key=PEER_${i}_PRIVATE_KEY
     pid=$(WGM_WG_GO=$WG_GO WGM_LOG=$DIR/log/p$i.log WGM_KEY=${!key} WGM_PORT=$PEER_PORT \
-        WGM_WG_PEERS=$wgpeers WGM_ADDRS=$addrs \
+        WGM_WG_PEERS=$wgpeers WGM_ADDRS=$addrs WGM_MARK=$PREFIX-p$i WGM_TIMEOUT=$READY_TIMEOUT_S \
         ip netns exec "$PREFIX-p$i" bash -c "$peer_script" 2>>"$DIR/log/p$i.log") ||
         die "peer $i did not start: $(tail -n 5 "$DIR/log/p$i.log")"
     echo "$pid" >"$DIR/p$i.pid"
@@ -297,7 +369,10 @@ while True:
 # The mount namespace: bind mounts, a /dev of its own (the host's devices,
 # and /dev/log pointing at the sink), the sink, then the bus, which anchors
 # the namespaces (nsenter finds them through its PID).  NetworkManager comes
-# later.
+# later.  /etc/resolv.conf: NetworkManager is told to leave it alone, and
+# the sandbox's empty file covers it all the same; when it is missing there
+# is nothing to cover, and when it is a symlink into /run (systemd-resolved),
+# the sandbox's /run gets an empty file at its target.
 # shellcheck disable=SC2016 # expanded by the inner shell
 sandbox_script='
 set -euo pipefail
@@ -307,8 +382,18 @@ mount --bind "$dir/etc-nm" /etc/NetworkManager
 mount --bind "$dir/var-lib-nm" /var/lib/NetworkManager
 mount --bind "$dir/vpn" /usr/lib/NetworkManager/VPN
 mount --bind "$dir/empty" /usr/lib/NetworkManager/conf.d
-mount --bind "$dir/resolv.conf" /etc/resolv.conf
+if [ -d /usr/lib/NetworkManager/system-connections ]; then
+    mount --bind "$dir/usr-connections" /usr/lib/NetworkManager/system-connections
+fi
 mount --bind "$dir/run" /run
+if [ -f /etc/resolv.conf ]; then
+    mount --bind "$dir/resolv.conf" /etc/resolv.conf
+elif [ -L /etc/resolv.conf ]; then
+    target=$(readlink -m /etc/resolv.conf)
+    case "$target" in
+    /run/*) mkdir -p "${target%/*}" && : >"$target" ;;
+    esac
+fi
 hostname "$2"
 
 # The tmpfs exists in this mount namespace only; the host sees an empty
@@ -337,29 +422,29 @@ dbus-daemon --config-file="$dir/dbus.conf" --nofork --nopidfile \
 echo "$!" >"$dir/anchor.pid"
 n=0
 until [ -S /run/dbus/system_bus_socket ] && [ -S /run/syslog.sock ]; do
-    n=$((n + 1)); [ "$n" -lt 500 ] || { echo "no bus or syslog socket after 5 s" >&2; exit 1; }
+    n=$((n + 1))
+    [ "$n" -lt $(($4 * 100)) ] || { echo "no bus or syslog socket after $4 s" >&2; exit 1; }
     sleep 0.01
 done
 '
 
 nm_start() {
-    local anchor n pid
+    local n pid anchor
     anchor=$(anchor_pid)
+    enter_args "$NS_NM" "$anchor" "$PREFIX" --uts
     # --debug: stay in the foreground, log to stderr.  Its children (the
-    # plugin) inherit this environment.
-    nsenter -t "$anchor" -m -n -u -- "${inside_env[@]}" \
-        NetworkManager --debug </dev/null >>"$DIR/log/nm.log" 2>&1 &
+    # plugin) inherit this environment.  nsenter, env and sh exec: the PID
+    # is NetworkManager's.
+    "${ENTER[@]}" NetworkManager --debug </dev/null >>"$DIR/log/nm.log" 2>&1 &
     pid=$!
     echo "$pid" >"$DIR/nm.pid"
     # NetworkManager is ready when its startup is complete (the uplink is
     # activated then); nm-online -s waits for exactly that.
-    if ! nsenter -t "$anchor" -m -n -u -- "${inside_env[@]}" \
-        nm-online -s -q -t "$READY_TIMEOUT_S"; then
+    if ! "${ENTER[@]}" nm-online -s -q -t "$READY_TIMEOUT_S"; then
         die "NetworkManager did not finish starting in ${READY_TIMEOUT_S} s (see $DIR/log/nm.log)"
     fi
     for ((n = 0; n < READY_TIMEOUT_S * 20; n++)); do
-        if [ "$(nsenter -t "$anchor" -m -n -u -- "${inside_env[@]}" \
-            nmcli -g GENERAL.STATE connection show uplink 2>/dev/null)" = activated ]; then
+        if [ "$("${ENTER[@]}" nmcli -g GENERAL.STATE connection show uplink 2>/dev/null)" = activated ]; then
             return 0
         fi
         sleep 0.05
@@ -367,19 +452,28 @@ nm_start() {
     die "the uplink connection is not active (see $DIR/log/nm.log)"
 }
 
+# Signals NetworkManager only while the PID in nm.pid is a live process in
+# the sandbox's network namespace: after a crash or a reboot it may be
+# anyone's.
+nm_running() {
+    pid_alive "$1" && pid_in_ns "$1" "$NS_NM"
+}
+
 nm_stop() {
     local pid n
     pid=$(cat "$DIR/nm.pid" 2>/dev/null) || return 0
-    if pid_alive "$pid"; then
+    if nm_running "$pid"; then
         kill -TERM "$pid" 2>/dev/null || true
         for ((n = 0; n < 200; n++)); do
-            pid_alive "$pid" || break
+            nm_running "$pid" || break
             sleep 0.05
         done
-        if pid_alive "$pid"; then
+        if nm_running "$pid"; then
             log "NetworkManager (pid $pid) ignored SIGTERM for 10 s; SIGKILL"
             kill -KILL "$pid" 2>/dev/null || true
         fi
+    elif pid_alive "$pid"; then
+        log "nm.pid: process $pid is not in $NS_NM; not signalling it"
     fi
     rm -f "$DIR/nm.pid"
 }
@@ -402,24 +496,41 @@ cmd_start() {
     [ -x "$build/src/service/nm-wgmesh-service" ] || die "$build/src/service/nm-wgmesh-service is not built"
     in_range "$peers" 1 200 || die "--peers: 1..200"
     in_range "$meshes" 1 8 || die "--meshes: 1..8"
-    for prog in NetworkManager nmcli nm-online dbus-daemon nsenter unshare ip wg; do
+    for prog in NetworkManager nmcli nm-online dbus-daemon nsenter unshare ip wg hostname; do
         command -v "$prog" >/dev/null || die "$prog not found"
     done
+    if [ ! -c /dev/net/tun ]; then
+        # A minimal host may not have loaded the module yet.
+        modprobe tun 2>/dev/null || true
+        [ -c /dev/net/tun ] || die "no /dev/net/tun (wireguard-go needs TUN)"
+    fi
     if [ ! -d /usr/lib/NetworkManager/VPN ] || [ ! -d /usr/lib/NetworkManager/conf.d ]; then
         die "/usr/lib/NetworkManager/{VPN,conf.d} missing: is network-manager installed?"
     fi
     WG_GO=${WGM_WIREGUARD_GO:-$(command -v wireguard-go)} || die "wireguard-go not found"
 
+    [[ $owner =~ ^[0-9]+$ ]] || die "--owner: not a PID: $owner"
+
     cmd_gc
     t0=$(date +%s%N)
     for ((n = 0; ; n++)); do
+        [ "$n" -lt 1000 ] || die "no free sandbox name wgme$owner-N in $TMP_ROOT"
         PREFIX=wgme$owner-$n
         DIR=$TMP_ROOT/$PREFIX
+        [ -z "$(sandbox_namespaces "$PREFIX")" ] || continue
         # mkdir is the lock: two starts for one owner never share a name.
-        if [ ! -e "/run/netns/$PREFIX-nm" ] && mkdir -m 0700 "$DIR" 2>/dev/null; then
+        # Root's, mode 0700: what trusted_dir() accepts later.
+        if mkdir -m 0700 "$DIR" 2>/dev/null; then
+            break
+        fi
+        # Taken (by another start, or by anyone: /tmp is everyone's); any
+        # other failure would fail for every name.
+        if [ ! -e "$DIR" ] && [ ! -L "$DIR" ]; then
+            mkdir -m 0700 "$DIR" || die "cannot create $DIR"
             break
         fi
     done
+    trusted_dir "$DIR" || die "$DIR: not root's with mode 0700 after mkdir"
     NS_NM=$PREFIX-nm
     NS_WORLD=$PREFIX-world
     PEERS=$peers
@@ -447,7 +558,8 @@ cmd_start() {
         start_peer "$n"
     done
     ip netns exec "$NS_NM" unshare --mount --uts --propagation slave \
-        bash -c "$sandbox_script" sandbox "$DIR" "$PREFIX" "$syslog_py" 2>>"$DIR/log/dbus.log" ||
+        bash -c "$sandbox_script" sandbox "$DIR" "$PREFIX" "$syslog_py" "$READY_TIMEOUT_S" \
+        2>>"$DIR/log/dbus.log" ||
         die "the sandbox's mount namespace failed: $(tail -n 5 "$DIR/log/dbus.log")"
     nm_start
 
@@ -495,24 +607,27 @@ kill_namespaces() {
 }
 
 stop_prefix() {
-    local prefix=$1 dir=$TMP_ROOT/$1 ns ok=0
-    case "$prefix" in
-    wgme[0-9]*-[0-9]*) ;;
-    *) die "not a sandbox prefix: $prefix" ;;
-    esac
+    local prefix=$1 dir=$TMP_ROOT/$1 ns ok=0 trusted=0
+    is_prefix "$prefix" || die "not a sandbox prefix: $prefix"
+    if trusted_dir "$dir"; then
+        trusted=1
+    elif [ -e "$dir" ] || [ -L "$dir" ]; then
+        log "$dir is not a sandbox of this script (not root's, or not mode 0700); leaving it alone"
+    fi
     # NetworkManager first, on its own: it takes the VPN down the way it
-    # does on a real shutdown; the rest follows.
-    if [ -f "$dir/nm.pid" ]; then
-        DIR=$dir nm_stop || true
+    # does on a real shutdown; the rest follows.  Without its namespace
+    # (a stale sandbox) there is nothing to stop: the PID is not ours.
+    if [ $trusted -eq 1 ] && [ -f "$dir/nm.pid" ] && [ -e "/run/netns/$prefix-nm" ]; then
+        DIR=$dir NS_NM=$prefix-nm nm_stop || true
     fi
     kill_namespaces "$prefix" || ok=1
     while read -r ns; do
         ip netns del "$ns" 2>/dev/null || { log "cannot delete namespace $ns"; ok=1; }
     done < <(sandbox_namespaces "$prefix")
-    if [ -d "$dir" ]; then
+    if [ $trusted -eq 1 ]; then
         rm -rf --one-file-system -- "$dir"
     fi
-    if [ -n "$(sandbox_namespaces "$prefix")" ] || [ -e "$dir" ]; then
+    if [ -n "$(sandbox_namespaces "$prefix")" ] || { [ $trusted -eq 1 ] && [ -e "$dir" ]; }; then
         log "$prefix: something is left"
         ok=1
     fi
@@ -549,7 +664,7 @@ list_prefixes() {
             echo "${f%-*}"
         done
         for f in "$TMP_ROOT"/wgme[0-9]*-[0-9]*; do
-            [ -d "$f" ] || continue
+            trusted_dir "$f" || continue
             basename "$f"
         done
     } | grep -E '^wgme[0-9]+-[0-9]+$' | sort -u
@@ -606,10 +721,11 @@ main() {
     peer-exec)
         load "${1:?peer-exec SANDBOX I CMD...}"
         local pid
-        pid=$(cat "$DIR/p${2:?peer-exec SANDBOX I CMD...}.pid") || die "no peer $2"
-        pid_alive "$pid" || die "peer $2 is not running"
+        in_range "${2:?peer-exec SANDBOX I CMD...}" 1 "$PEERS" || die "peer-exec: peer 1..$PEERS"
+        pid=$(read_pid "$DIR/p$2.pid" "$PREFIX-p$2") || die "peer $2 is not running"
+        enter_args "$PREFIX-p$2" "$pid" "$PREFIX-p$2"
         shift 2
-        exec nsenter -t "$pid" -m -n -- "${inside_env[@]}" "$@"
+        exec "${ENTER[@]}" "$@"
         ;;
     world-exec)
         load "${1:?world-exec SANDBOX CMD...}"

@@ -476,6 +476,25 @@ test_down(Fixture *f, gconstpointer data)
                    g_strdelimit(active, "\n", ' '));
 }
 
+/* @pid's open descriptors once the count holds still for 100 ms (a client
+ * that has just exited may still hold one for a moment); at most 2 s. */
+static int
+count_fds_settled(GPid pid)
+{
+    gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+    int    n        = wgm_test_nm_count_fds(pid);
+
+    for (;;) {
+        int again;
+
+        g_usleep(100 * 1000);
+        again = wgm_test_nm_count_fds(pid);
+        if (again == n || g_get_monotonic_time() >= deadline)
+            return again;
+        n = again;
+    }
+}
+
 /* Up and down 20 times: every cycle works, and nothing accumulates
  * (processes, descriptors of NetworkManager and the bus, interfaces). */
 static void
@@ -518,8 +537,8 @@ test_cycles(Fixture *f, gconstpointer data)
             /* After one full cycle: what a quiet sandbox looks like. */
             links0   = wgm_test_nm_links(f->nm);
             procs0   = wgm_test_join(procs);
-            nm_fds0  = wgm_test_nm_count_fds(nm_pid);
-            bus_fds0 = wgm_test_nm_count_fds(bus_pid);
+            nm_fds0  = count_fds_settled(nm_pid);
+            bus_fds0 = count_fds_settled(bus_pid);
             g_test_message("after cycle 1: processes %s; links %s; fds: NetworkManager %d, bus %d",
                            procs0,
                            links0,
@@ -534,15 +553,32 @@ test_cycles(Fixture *f, gconstpointer data)
         sum / N_CYCLES,
         worst);
     {
-        g_autoptr(GPtrArray) procs = wgm_test_nm_processes(f->nm, NULL);
-        g_autofree char *procs_n   = wgm_test_join(procs);
-        g_autofree char *links_n   = wgm_test_nm_links(f->nm);
+        g_autofree char *procs_n = NULL;
+        g_autofree char *links_n = NULL;
         g_autofree char *wg_dir =
             g_build_filename(wgm_test_nm_get_dir(f->nm), "run", "wireguard", NULL);
-        g_autoptr(GDir) dir = g_dir_open(wg_dir, 0, NULL);
-        int nm_fds          = wgm_test_nm_count_fds(nm_pid);
-        int bus_fds         = wgm_test_nm_count_fds(bus_pid);
+        g_autoptr(GDir) dir = NULL;
+        gint64 deadline     = g_get_monotonic_time() + (gint64)GONE_TIMEOUT_MS * 1000;
+        int    nm_fds, bus_fds;
 
+        /* NetworkManager and the bus close a client's descriptors a moment
+         * after nmcli has exited: poll until all is as after cycle 1. */
+        for (;;) {
+            g_autoptr(GPtrArray) procs = wgm_test_nm_processes(f->nm, NULL);
+
+            g_free(procs_n);
+            g_free(links_n);
+            procs_n = wgm_test_join(procs);
+            links_n = wgm_test_nm_links(f->nm);
+            nm_fds  = wgm_test_nm_count_fds(nm_pid);
+            bus_fds = wgm_test_nm_count_fds(bus_pid);
+            if ((g_str_equal(procs_n, procs0) && g_str_equal(links_n, links0) && nm_fds == nm_fds0
+                 && bus_fds == bus_fds0)
+                || g_get_monotonic_time() >= deadline)
+                break;
+            g_usleep(20 * 1000);
+        }
+        dir = g_dir_open(wg_dir, 0, NULL);
         g_test_message("after cycle %u: processes %s; links %s; fds: NetworkManager %d, bus %d",
                        N_CYCLES,
                        procs_n,

@@ -93,10 +93,18 @@ load_vars(WgmTestNm *nm, GError **error)
     lines = g_strsplit(contents, "\n", -1);
     for (guint i = 0; lines[i]; i++) {
         char *eq = strchr(lines[i], '=');
+        char *value;
 
         if (!eq)
             continue;
-        g_hash_table_insert(nm->vars, g_strndup(lines[i], eq - lines[i]), g_strdup(eq + 1));
+        /* NAME=VALUE with VALUE quoted for the shell (printf %q), which
+         * sources the file. */
+        value = g_shell_unquote(eq + 1, error);
+        if (!value) {
+            g_prefix_error(error, "%s, line %u: ", path, i + 1);
+            return FALSE;
+        }
+        g_hash_table_insert(nm->vars, g_strndup(lines[i], eq - lines[i]), value);
     }
     return TRUE;
 }

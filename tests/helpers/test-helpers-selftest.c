@@ -377,6 +377,8 @@ test_netns_ping(void)
     g_assert_cmpuint(wgm_test_net_count_processes(net, wgm_test_net_get_svc_ns(net)), ==, 1);
     kill(wg, SIGTERM);
     g_assert_cmpint(waitpid(wg, &status, 0), ==, wg);
+    /* Reaped: from now on its ID may be anyone's. */
+    wgm_test_net_untrack_pgid(net, wg);
     g_assert_true(wgm_test_net_wait_link_gone(net, wgm_test_net_get_svc_ns(net), "wgs0", 5000));
 
     t0 = g_get_monotonic_time();
@@ -463,9 +465,9 @@ test_netns_watchdog_subprocess(void)
     nss[0] = wgm_test_net_get_svc_ns(net);
     nss[1] = wgm_test_net_get_peer(net, 1)->ns;
     nss[2] = wgm_test_net_get_peer(net, 2)->ns;
-    /* Let the loose one enter its namespace. */
-    for (int tries = 0; tries < 100 && wgm_test_net_count_processes(net, nss[0]) < 2; tries++)
-        g_usleep(10 * 1000);
+    /* Both sleeps in the service namespace (the loose one enters it once
+     * `ip netns exec` has run), however slow the machine. */
+    g_assert_true(wgm_test_net_wait_processes(net, nss[0], 2, 30000));
     for (guint i = 0; i < G_N_ELEMENTS(nss); i++) {
         const char      *argv[] = { "ip", "netns", "pids", nss[i], NULL };
         g_autofree char *pids   = NULL;

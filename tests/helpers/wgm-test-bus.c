@@ -41,33 +41,6 @@ struct _WgmTestService {
     gboolean ready;
 };
 
-/* Directories of test processes that died without cleaning up (an
- * assertion aborts): "wgm-bus-<pid>-*" and "wgm-service-<pid>-*". */
-static void
-remove_stale_dirs(void)
-{
-    static gboolean done = FALSE;
-    const char     *tmp  = g_get_tmp_dir();
-    g_autoptr(GDir) dir  = NULL;
-    const char *name;
-
-    if (done)
-        return;
-    done = TRUE;
-    dir  = g_dir_open(tmp, 0, NULL);
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *path = NULL;
-
-        if (!wgm_test_name_is_stale(name, "wgm-bus-")
-            && !wgm_test_name_is_stale(name, "wgm-service-"))
-            continue;
-        path = g_build_filename(tmp, name, NULL);
-        /* Flat directories: a config file, a socket, a log. */
-        if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK))
-            wgm_test_remove_dir(path);
-    }
-}
-
 /* The test process may die on an assertion without running any cleanup:
  * the kernel then tells our children, which end themselves. */
 static void
@@ -201,9 +174,8 @@ wgm_test_bus_new_with_policy(const char *policy_file, GError **error)
     const char      *argv[]   = { "dbus-daemon", "--nofork", "--print-address=1", NULL, NULL };
 
     bus->stdout_fd = -1;
-    remove_stale_dirs();
-    tmpl     = g_strdup_printf("wgm-bus-%d-XXXXXX", (int)getpid());
-    bus->dir = g_dir_make_tmp(tmpl, error);
+    tmpl           = g_strdup_printf("wgm-bus-%d-XXXXXX", (int)getpid());
+    bus->dir       = g_dir_make_tmp(tmpl, error);
     if (!bus->dir)
         return NULL;
     /* Other users reach the socket only with a real policy to test. */
@@ -403,9 +375,8 @@ wgm_test_service_spawn(WgmTestBus        *bus,
     }
 
     svc->bus_name = g_strdup(bus_name ? bus_name : DEFAULT_SERVICE_BUS);
-    remove_stale_dirs();
-    tmpl     = g_strdup_printf("wgm-service-%d-XXXXXX", (int)getpid());
-    svc->dir = g_dir_make_tmp(tmpl, error);
+    tmpl          = g_strdup_printf("wgm-service-%d-XXXXXX", (int)getpid());
+    svc->dir      = g_dir_make_tmp(tmpl, error);
     if (!svc->dir)
         return NULL;
     svc->log_path = g_build_filename(svc->dir, "service.log", NULL);
@@ -452,7 +423,8 @@ wgm_test_service_spawn(WgmTestBus        *bus,
         return NULL;
     }
     svc->child_watch = g_child_watch_add(svc->pid, service_exited, svc);
-    /* Should the test abort, the log stays there (until the next run). */
+    /* Should the test abort, the log stays there until the next test
+     * binary starts (wgm_test_remove_stale_dirs()). */
     g_test_message("nm-wgmesh-service: pid %d, log %s", (int)svc->pid, svc->log_path);
 
     if (!service_wait_owner(svc, bus, error))

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -41,6 +42,11 @@ struct _WgmTestNet {
  * recorded process groups and whatever still runs in the recorded
  * namespaces (only our tests' processes live there), delete those
  * namespaces and the log directory.
+ *
+ * The watchdog is not the group leaders' parent: by now they may have been
+ * reaped and their IDs reused.  A recorded group is ours only while one of
+ * its processes is still in one of our namespaces (a process group ID is
+ * not reused while the group has members), so only such groups are killed.
  */
 static const char watchdog_script[] =
     "pgs= nss= dir=\n"
@@ -55,7 +61,19 @@ static const char watchdog_script[] =
     "    esac\n"
     "done\n"
     "echo \"wgm-test watchdog: test process $WGM_TEST_PID died; removing$nss\" >&2\n"
-    "for p in $pgs; do kill -KILL -- \"-$p\" 2>/dev/null; done\n"
+    "inside=\n"
+    "for n in $nss; do inside=\"$inside $(ip netns pids \"$n\" 2>/dev/null)\"; done\n"
+    "killed=\n"
+    "for p in $inside; do\n"
+    "    s=$(cat \"/proc/$p/stat\" 2>/dev/null) || continue\n"
+    "    set -- ${s##*) }\n"
+    "    for g in $pgs; do\n"
+    "        case \" $killed \" in *\" $g \"*) continue ;; esac\n"
+    "        [ \"$3\" = \"$g\" ] || continue\n"
+    "        kill -KILL -- \"-$g\" 2>/dev/null\n"
+    "        killed=\"$killed $g\"\n"
+    "    done\n"
+    "done\n"
     "for n in $nss; do\n"
     "    for p in $(ip netns pids \"$n\" 2>/dev/null); do kill -KILL \"$p\" 2>/dev/null; done\n"
     "done\n"
@@ -223,6 +241,16 @@ wgm_test_root_checks(char **out_reason)
     if (!wggo_path)
         FAIL("wireguard-go not found at %s (set WGM_WIREGUARD_GO)", wggo);
     fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0 && (errno == ENOENT || errno == ENODEV)) {
+        /* A minimal host may not have loaded the module yet (loading a
+         * module changes nothing on the host's network). */
+        const char *modprobe[] = { "modprobe", "tun", NULL };
+
+        if (!wgm_test_run(modprobe, NULL, &error))
+            g_test_message("no /dev/net/tun, and %s", error->message);
+        g_clear_error(&error);
+        fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    }
     if (fd < 0)
         FAIL("cannot open /dev/net/tun: %s", g_strerror(errno));
     close(fd);
@@ -261,6 +289,22 @@ wgm_test_require_root(void)
         g_error("root tests must run in CI, but: %s", reason);
     g_test_skip(reason);
     return FALSE;
+}
+
+/* ---- process groups ---- */
+
+/* Whether @pid is a child of ours not reaped yet (alive or a zombie): then
+ * its ID, and the process group it leads, cannot belong to anyone else. */
+static gboolean
+leader_unreaped(GPid pid)
+{
+    siginfo_t info = { 0 };
+    int       r;
+
+    do
+        r = waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT);
+    while (r < 0 && errno == EINTR);
+    return r == 0;
 }
 
 /* ---- peers ---- */
@@ -405,7 +449,10 @@ peer_stop(WgmTestNet *net, Peer *p)
 {
     if (p->pub.pid <= 0)
         return;
-    if (kill(-p->pub.pid, SIGKILL) < 0 && errno != ESRCH)
+    /* Reaped only here: until then the group's ID is ours. */
+    if (!leader_unreaped(p->pub.pid))
+        g_warning("peer %u: process %d is not an unreaped child", p->pub.index, (int)p->pub.pid);
+    else if (kill(-p->pub.pid, SIGKILL) < 0 && errno != ESRCH)
         g_warning("peer %u: kill(-%d): %s", p->pub.index, (int)p->pub.pid, g_strerror(errno));
     wgm_test_waitpid(p->pub.pid);
     wgm_test_watchdog_send(&net->watchdog, "unpg %d\n", (int)p->pub.pid);
@@ -548,7 +595,13 @@ wgm_test_net_free(WgmTestNet *net)
     for (guint i = 0; i < net->pgids->len; i++) {
         GPid pgid = g_array_index(net->pgids, GPid, i);
 
-        if (kill(-pgid, SIGKILL) == 0)
+        /* A leader reaped already (untrack it when reaping it) may have left
+         * its ID to someone else; whatever of its group is left is in our
+         * namespaces, which are emptied below anyway. */
+        if (!leader_unreaped(pgid))
+            g_test_message("tracked process group %d: its leader is reaped; not killing it",
+                           (int)pgid);
+        else if (kill(-pgid, SIGKILL) == 0)
             g_test_message("killed tracked process group %d", (int)pgid);
         wgm_test_watchdog_send(&net->watchdog, "unpg %d\n", (int)pgid);
     }
@@ -647,6 +700,19 @@ wgm_test_net_track_pgid(WgmTestNet *net, GPid pgid)
     g_return_if_fail(pgid > 0);
     g_array_append_val(net->pgids, pgid);
     wgm_test_watchdog_send(&net->watchdog, "pg %d\n", (int)pgid);
+}
+
+void
+wgm_test_net_untrack_pgid(WgmTestNet *net, GPid pgid)
+{
+    for (guint i = 0; i < net->pgids->len; i++) {
+        if (g_array_index(net->pgids, GPid, i) == pgid) {
+            g_array_remove_index_fast(net->pgids, i);
+            wgm_test_watchdog_send(&net->watchdog, "unpg %d\n", (int)pgid);
+            return;
+        }
+    }
+    g_warning("process group %d is not tracked", (int)pgid);
 }
 
 static gboolean exec_va(const char *const *prefix,

@@ -79,6 +79,10 @@ char **wgm_test_net_wrap_argv(WgmTestNet *net, const char *ns);
  * SIGKILLs it should the test die.  wgm_test_net_free() kills it as well.
  */
 void wgm_test_net_track_pgid(WgmTestNet *net, GPid pgid);
+/* Forgets a tracked group: call it when reaping its leader (from then on its
+ * ID may be anyone's).  wgm_test_net_free() kills a tracked group only while
+ * its leader is an unreaped child of the test process. */
+void wgm_test_net_untrack_pgid(WgmTestNet *net, GPid pgid);
 
 /* Runs `sh -c CMD` in network namespace @ns, but the host's mount namespace
  * (for `wg`, use wgm_test_net_exec_in_service() or wgm_test_net_peer_exec());

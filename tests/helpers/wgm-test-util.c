@@ -184,6 +184,54 @@ wgm_test_netns_pids(const struct stat *ids, guint n_ids)
 
 /* ---- files and strings ---- */
 
+/* Removes the files of flat directory @path, then @path; quiet about what
+ * is gone already (another test binary may be at the same). */
+static void
+remove_stale_dir(const char *path)
+{
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *child = g_build_filename(path, name, NULL);
+
+        if (g_unlink(child) < 0 && errno != ENOENT)
+            g_message("cannot remove %s: %s", child, g_strerror(errno));
+    }
+    if (g_rmdir(path) < 0 && errno != ENOENT)
+        g_message("cannot remove %s: %s", path, g_strerror(errno));
+}
+
+void
+wgm_test_remove_stale_dirs(void)
+{
+    const char *tmp     = g_get_tmp_dir();
+    g_autoptr(GDir) dir = g_dir_open(tmp, 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *path = NULL;
+        struct stat      st;
+
+        if (!wgm_test_name_is_stale(name, "wgm-bus-")
+            && !wgm_test_name_is_stale(name, "wgm-service-"))
+            continue;
+        path = g_build_filename(tmp, name, NULL);
+        /* Ours: a real directory of our user, not someone's symlink. */
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid())
+            remove_stale_dir(path);
+    }
+}
+
+/* At the start of every test binary linked with the helpers, before any
+ * test: a test process SIGKILLed (a timeout) or aborted leaves its bus and
+ * service directories behind. */
+__attribute__((constructor)) static void
+remove_stale_dirs_at_start(void)
+{
+    wgm_test_remove_stale_dirs();
+}
+
 void
 wgm_test_remove_dir(const char *path)
 {

@@ -50,6 +50,10 @@ GArray *wgm_test_netns_pids(const struct stat *ids, guint n_ids);
 /* Removes the files in @path, then @path (flat directories only); warns
  * about what cannot be removed.  NULL does nothing. */
 void wgm_test_remove_dir(const char *path);
+/* Removes the temporary directories ("wgm-bus-<pid>-*", "wgm-service-<pid>-*")
+ * of test processes that died without removing them.  Runs by itself when a
+ * test binary linked with this file starts. */
+void wgm_test_remove_stale_dirs(void);
 
 /* "a b c" from strings a, b, c. */
 char *wgm_test_join(GPtrArray *strings);
