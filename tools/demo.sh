@@ -16,12 +16,6 @@ cd "$(dirname "$0")/.."
 # shellcheck source=SCRIPTDIR/lib-packages.sh
 . tools/lib-packages.sh
 
-# ip, NetworkManager, modprobe: sudo and root's login shells have sbin in
-# PATH, other ways of becoming root may not.
-case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
-case ":$PATH:" in *:/sbin:*) ;; *) PATH=$PATH:/sbin ;; esac
-export PATH
-
 BUILD_DIR=${BUILD_DIR:-build}
 SANDBOX=tests/e2e/nm-sandbox.sh
 SERVICE=org.freedesktop.NetworkManager.wgmesh

@@ -15,6 +15,12 @@
 #     NetworkManager-dispatcher.service for the next boot: those the install
 #     newly enabled are disabled again (one enabled before is left alone).
 
+# ip, NetworkManager, modprobe: sudo and root's login shells have sbin in
+# PATH, other ways of becoming root may not.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
+case ":$PATH:" in *:/sbin:*) ;; *) PATH=$PATH:/sbin ;; esac
+export PATH
+
 # Building the service and running it under a sandboxed NetworkManager
 # (tests/e2e/nm-sandbox.sh): what tools/demo.sh needs.  Every command the
 # scripts, the sandbox and the test helpers run is in one of these (or in an
