@@ -344,30 +344,49 @@ wgm_test_vpn_get_peers(WgmTestVpn *vpn, GError **error)
     return peers;
 }
 
-gboolean
-wgm_test_vpn_wait_peers_state(WgmTestVpn *vpn, const char *state, guint timeout_ms)
+static gboolean
+peer_in_state(gpointer props, const char *state)
+{
+    const char *s = NULL;
+
+    return props && g_variant_lookup(props, "State", "&s", &s) && g_str_equal(s, state);
+}
+
+GHashTable *
+wgm_test_vpn_wait_peer_state(WgmTestVpn *vpn,
+                             const char *public_key,
+                             const char *state,
+                             guint       timeout_ms)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 
     do {
         g_autoptr(GHashTable) peers = wgm_test_vpn_get_peers(vpn, NULL);
-        GHashTableIter iter;
-        gpointer       props;
-        gboolean       all = peers && g_hash_table_size(peers) > 0;
+        gboolean done               = peers && g_hash_table_size(peers) > 0;
 
-        if (peers) {
+        if (done && public_key) {
+            done = peer_in_state(g_hash_table_lookup(peers, public_key), state);
+        } else if (done) {
+            GHashTableIter iter;
+            gpointer       props;
+
             g_hash_table_iter_init(&iter, peers);
-            while (all && g_hash_table_iter_next(&iter, NULL, &props)) {
-                const char *s = NULL;
-
-                all = g_variant_lookup(props, "State", "&s", &s) && g_str_equal(s, state);
-            }
+            while (done && g_hash_table_iter_next(&iter, NULL, &props))
+                done = peer_in_state(props, state);
         }
-        if (all)
-            return TRUE;
+        if (done)
+            return g_steal_pointer(&peers);
         wgm_test_iterate(50);
     } while (g_get_monotonic_time() < deadline);
-    return FALSE;
+    return NULL;
+}
+
+gboolean
+wgm_test_vpn_wait_peers_state(WgmTestVpn *vpn, const char *state, guint timeout_ms)
+{
+    g_autoptr(GHashTable) peers = wgm_test_vpn_wait_peer_state(vpn, NULL, state, timeout_ms);
+
+    return peers != NULL;
 }
 
 void

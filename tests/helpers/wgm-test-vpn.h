@@ -50,6 +50,13 @@ GVariant *wgm_test_vpn_get_managed_objects(WgmTestVpn *vpn, GError **error);
 GVariant *wgm_test_vpn_get_mesh(WgmTestVpn *vpn, GError **error);
 /* Peer property dicts (a{sv}), keyed by PublicKey. */
 GHashTable *wgm_test_vpn_get_peers(WgmTestVpn *vpn, GError **error);
+/* Waits until the peer @public_key (every peer if NULL) reports State ==
+ * @state; returns the peers as in wgm_test_vpn_get_peers() at that moment,
+ * NULL on timeout. */
+GHashTable *wgm_test_vpn_wait_peer_state(WgmTestVpn *vpn,
+                                         const char *public_key,
+                                         const char *state,
+                                         guint       timeout_ms);
 /* Waits until every peer reports State == @state; FALSE on timeout. */
 gboolean wgm_test_vpn_wait_peers_state(WgmTestVpn *vpn, const char *state, guint timeout_ms);
 

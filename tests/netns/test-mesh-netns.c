@@ -334,18 +334,10 @@ test_scale_1000(Fixture *f, gconstpointer data)
 
     /* The real peer still connects among the 999 that never answer. */
     {
-        const char *key = wgm_test_net_get_peer(f->net, 1)->public_key;
+        const char *key           = wgm_test_net_get_peer(f->net, 1)->public_key;
+        g_autoptr(GHashTable) now = wgm_test_vpn_wait_peer_state(f->vpn, key, "connected", 15000);
 
-        for (gint64 deadline = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;;) {
-            g_autoptr(GHashTable) now = wgm_test_vpn_get_peers(f->vpn, NULL);
-            const char *s             = NULL;
-
-            if (now && g_variant_lookup(g_hash_table_lookup(now, key), "State", "&s", &s)
-                && g_str_equal(s, "connected"))
-                break;
-            g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-            wgm_test_iterate(100);
-        }
+        g_assert_nonnull(now);
         g_assert_true(wgm_test_net_ping(f->net,
                                         wgm_test_net_get_svc_ns(f->net),
                                         wgm_test_net_get_peer(f->net, 1)->tunnel,
@@ -440,16 +432,9 @@ test_endpoint_resolves_later(Fixture *f, gconstpointer data)
     bring_up(f, conn, NULL);
 
     /* Peer 1 connects; peer 2 waits for its name, and says so. */
-    for (gint64 deadline = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;;) {
-        g_clear_pointer(&peers, g_hash_table_unref);
-        peers = wgm_test_vpn_get_peers(f->vpn, &error);
-        g_assert_no_error(error);
-        p = g_hash_table_lookup(peers, wgm_test_net_get_peer(f->net, 1)->public_key);
-        if (g_variant_lookup(p, "State", "&s", &s) && g_str_equal(s, "connected"))
-            break;
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        wgm_test_iterate(50);
-    }
+    peers = wgm_test_vpn_wait_peer_state(
+        f->vpn, wgm_test_net_get_peer(f->net, 1)->public_key, "connected", 15000);
+    g_assert_nonnull(peers);
     p = g_hash_table_lookup(peers, key2);
     g_assert_true(g_variant_lookup(p, "State", "&s", &s));
     g_assert_cmpstr(s, ==, "connecting");
