@@ -96,8 +96,9 @@ signal_cb(gpointer user_data)
     App *app = user_data;
 
     g_message("terminating on signal");
+    /* Disconnects a running mesh; whatever else is left is torn down after
+     * the loop, on every way out. */
     nm_vpn_service_plugin_shutdown(NM_VPN_SERVICE_PLUGIN(app->plugin));
-    wgm_plugin_shutdown(app->plugin);
     g_main_loop_quit(app->loop);
     return G_SOURCE_CONTINUE;
 }

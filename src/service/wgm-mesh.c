@@ -5,7 +5,6 @@
 
 #include "wgm-mesh.h"
 
-#include "wgm-error.h"
 #include "wgm-resolve.h"
 #include "wgm-settings-keys.h"
 
