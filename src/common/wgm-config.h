@@ -23,6 +23,7 @@ typedef struct {
     GArray  *allowed_ips;          /* of WgmIpPrefix, normalized (host bits cleared) */
     guint16  persistent_keepalive; /* seconds, 0 = off */
     int      lazy;                 /* -1 = follow lazy-connections, 0/1 = per-peer override */
+    gint64   give_up_after;        /* seconds, -1 = follow give-up-after, 0 = never */
 } WgmPeerConfig;
 
 typedef struct {
@@ -38,6 +39,7 @@ typedef struct {
     WgmBackendKind backend;
     gboolean       lazy_connections;
     guint32        inactivity_timeout; /* seconds */
+    guint32        give_up_after;      /* seconds from the first failure, 0 = never (default) */
     char          *network_map;        /* path, or NULL */
     GPtrArray     *peers;              /* of WgmPeerConfig*, ordered by index */
 } WgmConfig;
@@ -61,4 +63,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(WgmConfig, wgm_config_free)
 char **wgm_config_need_secrets(NMSettingVpn *s_vpn);
 
 gboolean    wgm_peer_config_is_lazy(const WgmConfig *config, const WgmPeerConfig *peer);
+/* Seconds from a peer's first failure until it gives up, 0 = never. */
+guint32     wgm_peer_config_give_up_after(const WgmConfig *config, const WgmPeerConfig *peer);
 const char *wgm_backend_kind_to_string(WgmBackendKind kind);

@@ -12,9 +12,10 @@ static const GDBusErrorEntry wgm_error_entries[] = {
     { WGM_ERROR_BACKEND, WGM_ERROR_DBUS_PREFIX "Backend" },
     { WGM_ERROR_NOT_FOUND, WGM_ERROR_DBUS_PREFIX "NotFound" },
     { WGM_ERROR_PROTOCOL, WGM_ERROR_DBUS_PREFIX "Protocol" },
+    { WGM_ERROR_NOT_AUTHORIZED, WGM_ERROR_DBUS_PREFIX "NotAuthorized" },
 };
 
-G_STATIC_ASSERT(G_N_ELEMENTS(wgm_error_entries) == WGM_ERROR_PROTOCOL + 1);
+G_STATIC_ASSERT(G_N_ELEMENTS(wgm_error_entries) == WGM_ERROR_NOT_AUTHORIZED + 1);
 
 GQuark
 wgm_error_quark(void)

@@ -10,6 +10,7 @@ typedef enum {
     WGM_ERROR_BACKEND,         /* .Backend: wireguard-go / kernel refused or died */
     WGM_ERROR_NOT_FOUND,       /* .NotFound: no such peer */
     WGM_ERROR_PROTOCOL,        /* .Protocol: malformed reply from the backend */
+    WGM_ERROR_NOT_AUTHORIZED,  /* .NotAuthorized: neither root nor allowed by polkit */
 } WgmError;
 
 #define WGM_ERROR (wgm_error_quark())

@@ -21,6 +21,7 @@
 #define WGM_KEY_LAZY_CONNECTIONS   "lazy-connections"
 #define WGM_KEY_INACTIVITY_TIMEOUT "inactivity-timeout" /* seconds */
 #define WGM_KEY_NETWORK_MAP        "network-map"
+#define WGM_KEY_GIVE_UP_AFTER      "give-up-after" /* seconds from the first failure, 0 = never */
 
 /* vpn.data (and vpn.secrets for preshared-key): inline peers "peer.N.<field>" */
 #define WGM_KEY_PEER_PREFIX                 "peer."
@@ -30,6 +31,7 @@
 #define WGM_PEER_FIELD_PERSISTENT_KEEPALIVE "persistent-keepalive"
 #define WGM_PEER_FIELD_LAZY                 "lazy"
 #define WGM_PEER_FIELD_NAME                 "name"
+#define WGM_PEER_FIELD_GIVE_UP_AFTER        "give-up-after"
 #define WGM_PEER_FIELD_PRESHARED_KEY        "preshared-key"       /* secret */
 #define WGM_PEER_FIELD_PRESHARED_KEY_FLAGS  "preshared-key-flags" /* vpn.data */
 

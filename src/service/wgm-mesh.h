@@ -37,7 +37,38 @@ void wgm_mesh_count_states(WgmMesh *self, guint *n_idle, guint *n_connecting, gu
  * peer that routes everything if there is one, else the first resolved one. */
 gboolean wgm_mesh_get_gateway(WgmMesh *self, WgmIpAddr *out);
 
-/* Signals:
- *   "changed" ()          after a poll or state change touched any peer
- *                         (peers have ->dirty set) or the listen port
- *   "failed"  (GError *)  the backend died; the mesh has stopped */
+/* ---- the guard, from outside ------------------------------------------- */
+
+/* The host's network changed (NetworkManager or resume): every backoff is
+ * dropped, endpoints are re-resolved, every Connecting peer (and every peer
+ * that gave up) is retried at once, and every Connected peer is sent a
+ * keepalive so its path is re-checked.  @what is logged and kept. */
+void wgm_mesh_network_changed(WgmMesh *self, const char *what);
+/* Retry everything now (D-Bus Mesh.ResetBackoff): as above, without it
+ * counting as a network change. */
+void wgm_mesh_reset_backoff(WgmMesh *self);
+/* Retry one peer now (D-Bus Mesh.ConnectPeer); WGM_ERROR_NOT_FOUND if the
+ * mesh has no such peer. */
+gboolean wgm_mesh_connect_peer(WgmMesh *self, const WgmKey *public_key, GError **error);
+
+/* Realtime usec of the last network change, 0 = none yet. */
+gint64 wgm_mesh_get_last_network_change(WgmMesh *self);
+/* How often the backend (wireguard-go) was restarted after it died. */
+guint wgm_mesh_get_backend_restarts(WgmMesh *self);
+
+/* Replaces the peer set with @configs (of WgmPeerConfig*) as a diff: peers
+ * whose public key stays keep their session, counters and D-Bus objects;
+ * changed settings go to WireGuard in one transaction. */
+void wgm_mesh_set_peers(WgmMesh *self, const WgmConfig *config);
+
+/* Signals (the mesh is the one source of change; observers never clear
+ * anything):
+ *   "peer-added"    (gpointer WgmPeer *)   a peer joined (set_peers)
+ *   "peer-removed"  (gpointer WgmPeer *)   about to be freed (set_peers)
+ *   "peers-changed" (gpointer GPtrArray *) of WgmPeer* whose exported
+ *                   fields changed since the last emission (the array is
+ *                   only valid during the emission)
+ *   "changed" ()    mesh-wide values changed: listen port, state counts,
+ *                   last network change, backend restarts
+ *   "failed"  (GError *)  the backend died for good (or too often); the
+ *                         mesh has stopped */
