@@ -47,6 +47,7 @@ PACKAGES_DEMO=(
 PACKAGES_TEST=(
     "${PACKAGES_DEMO[@]}"
     clang libclang-rt-14-dev # libFuzzer for the fuzz suite
+    python3-dbusmock         # polkitd, NetworkManager and logind stand-ins (dbus suite)
 )
 
 # Units whose enablement installing network-manager may change.

@@ -4,126 +4,15 @@
 #include <string.h>
 
 #include "wgm-error.h"
+#include "wgm-parse.h"
+#include "wgm-peer-config.h"
 #include "wgm-settings-keys.h"
 
-/* NM_SETTING_SECRET_FLAG_ALL is not public API. */
-#define SECRET_FLAGS_ALL                                                   \
-    (NM_SETTING_SECRET_FLAG_AGENT_OWNED | NM_SETTING_SECRET_FLAG_NOT_SAVED \
-     | NM_SETTING_SECRET_FLAG_NOT_REQUIRED)
-
-#define PEER_NAME_MAX    64
 #define DOMAIN_MAX       253
 #define DOMAIN_LABEL_MAX 63
 
-/* Separators of list values: nmcli users write "a, b" as often as "a,b". */
-#define LIST_SEPARATORS ", \t\n"
-
-/* ------------------------------------------------------------------------ */
-/* Errors */
-
-static gboolean fail(GError **error, const char *key, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-
-static gboolean
-fail(GError **error, const char *key, const char *fmt, ...)
-{
-    g_autofree char *k   = wgm_error_quote_value(key);
-    g_autofree char *msg = NULL;
-    va_list          ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error(error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "%s: %s", k, msg);
-    return FALSE;
-}
-
-/* For errors from the ip/key helpers, which say what is wrong but not where. */
-static gboolean
-fail_prefix(GError **error, const char *key)
-{
-    g_autofree char *k = wgm_error_quote_value(key);
-
-    g_prefix_error(error, "%s: ", k);
-    return FALSE;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Values */
-
-static gboolean
-parse_uint(const char *key,
-           const char *value,
-           guint32     min,
-           guint32     max,
-           guint32    *out,
-           GError    **error)
-{
-    g_autofree char *quoted = wgm_error_quote_value(value);
-    guint64          v      = 0;
-    const char      *s;
-
-    if (!value[0])
-        return fail(error, key, "\"\" is not a number (expected %u-%u)", min, max);
-    for (s = value; *s; s++) {
-        if (!g_ascii_isdigit(*s))
-            return fail(error, key, "\"%s\" is not a number (expected %u-%u)", quoted, min, max);
-        if (v <= G_MAXUINT32)
-            v = v * 10 + (guint64)(*s - '0');
-    }
-    if (v < min || v > max)
-        return fail(error, key, "\"%s\" is out of range (expected %u-%u)", quoted, min, max);
-    *out = (guint32)v;
-    return TRUE;
-}
-
-static gboolean
-parse_bool(const char *key, const char *value, gboolean *out, GError **error)
-{
-    static const char *const yes[]  = { "yes", "true", "1" };
-    static const char *const no[]   = { "no", "false", "0" };
-    g_autofree char         *quoted = NULL;
-    guint                    i;
-
-    for (i = 0; i < G_N_ELEMENTS(yes); i++) {
-        if (g_ascii_strcasecmp(value, yes[i]) == 0) {
-            *out = TRUE;
-            return TRUE;
-        }
-        if (g_ascii_strcasecmp(value, no[i]) == 0) {
-            *out = FALSE;
-            return TRUE;
-        }
-    }
-    quoted = wgm_error_quote_value(value);
-    return fail(error, key, "\"%s\" is not a boolean (expected yes or no)", quoted);
-}
-
-static gboolean
-parse_secret_flags(const char *key, const char *value, GError **error)
-{
-    guint32 flags;
-
-    return parse_uint(key, value, 0, SECRET_FLAGS_ALL, &flags, error);
-}
-
-/* Non-empty items of a comma/space separated list. */
-static char **
-split_list(const char *value)
-{
-    char     **items = g_strsplit_set(value, LIST_SEPARATORS, -1);
-    GPtrArray *out   = g_ptr_array_new();
-    guint      i;
-
-    for (i = 0; items[i]; i++) {
-        if (items[i][0])
-            g_ptr_array_add(out, items[i]);
-        else
-            g_free(items[i]);
-    }
-    g_free(items); /* the strings moved to @out or were freed */
-    g_ptr_array_add(out, NULL);
-    return (char **)g_ptr_array_free(out, FALSE);
-}
 
 /* "example.com", "example.com.", "~example.com" (NetworkManager's routing-only
  * domain) and "~." (route all queries here). */
@@ -166,7 +55,7 @@ is_search_domain(const char *s)
 static gboolean
 parse_address(WgmConfig *config, const char *key, const char *value, GError **error)
 {
-    g_auto(GStrv) items = split_list(value);
+    g_auto(GStrv) items = wgm_parse_split_list(value);
     guint i;
 
     for (i = 0; items[i]; i++) {
@@ -176,13 +65,14 @@ parse_address(WgmConfig *config, const char *key, const char *value, GError **er
         WgmIpPrefix     *slot;
 
         if (!wgm_ip_prefix_parse(items[i], TRUE, &p, error))
-            return fail_prefix(error, key);
+            return wgm_parse_fail_prefix(error, key);
         if (p.plen == 0) {
-            return fail(error,
-                        key,
-                        "\"%s\" has a bad prefix length (expected 1-%u for an interface address)",
-                        quoted,
-                        p.addr.family == AF_INET ? 32u : 128u);
+            return wgm_parse_fail(
+                error,
+                key,
+                "\"%s\" has a bad prefix length (expected 1-%u for an interface address)",
+                quoted,
+                p.addr.family == AF_INET ? 32u : 128u);
         }
 
         has  = p.addr.family == AF_INET ? &config->has_address4 : &config->has_address6;
@@ -190,13 +80,14 @@ parse_address(WgmConfig *config, const char *key, const char *value, GError **er
         if (*has) {
             char first[WGM_IP_STRLEN];
 
-            return fail(error,
-                        key,
-                        "\"%s\" is a second %s address after %s, but NetworkManager's VPN IP "
-                        "configuration carries only one address per family",
-                        quoted,
-                        p.addr.family == AF_INET ? "IPv4" : "IPv6",
-                        wgm_ip_prefix_to_string(slot, first));
+            return wgm_parse_fail(
+                error,
+                key,
+                "\"%s\" is a second %s address after %s, but NetworkManager's VPN IP "
+                "configuration carries only one address per family",
+                quoted,
+                p.addr.family == AF_INET ? "IPv4" : "IPv6",
+                wgm_ip_prefix_to_string(slot, first));
         }
         *has  = TRUE;
         *slot = p;
@@ -207,7 +98,7 @@ parse_address(WgmConfig *config, const char *key, const char *value, GError **er
 static gboolean
 parse_dns(WgmConfig *config, const char *key, const char *value, GError **error)
 {
-    g_auto(GStrv) items = split_list(value);
+    g_auto(GStrv) items = wgm_parse_split_list(value);
     guint i;
 
     for (i = 0; items[i]; i++) {
@@ -216,7 +107,7 @@ parse_dns(WgmConfig *config, const char *key, const char *value, GError **error)
         if (!wgm_ip_addr_parse(items[i], &a)) {
             g_autofree char *quoted = wgm_error_quote_value(items[i]);
 
-            return fail(error, key, "\"%s\" is not an IP address", quoted);
+            return wgm_parse_fail(error, key, "\"%s\" is not an IP address", quoted);
         }
         g_array_append_val(config->dns, a);
     }
@@ -226,14 +117,14 @@ parse_dns(WgmConfig *config, const char *key, const char *value, GError **error)
 static gboolean
 parse_dns_search(WgmConfig *config, const char *key, const char *value, GError **error)
 {
-    g_auto(GStrv) items = split_list(value);
+    g_auto(GStrv) items = wgm_parse_split_list(value);
     guint i;
 
     for (i = 0; items[i]; i++) {
         if (!is_search_domain(items[i])) {
             g_autofree char *quoted = wgm_error_quote_value(items[i]);
 
-            return fail(error, key, "\"%s\" is not a domain name", quoted);
+            return wgm_parse_fail(error, key, "\"%s\" is not a domain name", quoted);
         }
     }
     g_strfreev(config->dns_search);
@@ -259,23 +150,12 @@ parse_backend(WgmConfig *config, const char *key, const char *value, GError **er
         }
     }
     quoted = wgm_error_quote_value(value);
-    return fail(error, key, "\"%s\" is not a backend (expected auto, userspace or kernel)", quoted);
+    return wgm_parse_fail(
+        error, key, "\"%s\" is not a backend (expected auto, userspace or kernel)", quoted);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Peers */
-
-static void
-peer_config_free(gpointer data)
-{
-    WgmPeerConfig *peer = data;
-
-    wgm_key_wipe(&peer->preshared_key);
-    g_free(peer->name);
-    g_free(peer->endpoint_host);
-    g_clear_pointer(&peer->allowed_ips, g_array_unref);
-    g_free(peer);
-}
 
 static WgmPeerConfig *
 peer_get(WgmConfig *config, GHashTable *by_index, guint index)
@@ -283,115 +163,11 @@ peer_get(WgmConfig *config, GHashTable *by_index, guint index)
     WgmPeerConfig *peer = g_hash_table_lookup(by_index, GUINT_TO_POINTER(index));
 
     if (!peer) {
-        peer              = g_new0(WgmPeerConfig, 1);
-        peer->index       = index;
-        peer->allowed_ips = g_array_new(FALSE, FALSE, sizeof(WgmIpPrefix));
-        peer->lazy        = -1;
+        peer = wgm_peer_config_new(index);
         g_ptr_array_add(config->peers, peer);
         g_hash_table_insert(by_index, GUINT_TO_POINTER(index), peer);
     }
     return peer;
-}
-
-typedef enum {
-    PEER_KEY_NONE,  /* not a peer key at all */
-    PEER_KEY_VALID, /* "peer.N.FIELD" with a good N (FIELD not checked) */
-    PEER_KEY_BAD,   /* starts with "peer." but is malformed: error set */
-} PeerKey;
-
-static PeerKey
-split_peer_key(const char *key, guint *out_index, const char **out_field, GError **error)
-{
-    const char *num;
-    const char *dot;
-    guint64     index = 0;
-    const char *s;
-
-    if (!g_str_has_prefix(key, WGM_KEY_PEER_PREFIX))
-        return PEER_KEY_NONE;
-
-    num = key + strlen(WGM_KEY_PEER_PREFIX);
-    dot = strchr(num, '.');
-    if (!dot || !dot[1]) {
-        fail(error, key, "unknown key (expected peer.N.FIELD)");
-        return PEER_KEY_BAD;
-    }
-
-    if (dot == num || (num[0] == '0' && dot - num > 1))
-        goto bad_index;
-    for (s = num; s < dot; s++) {
-        if (!g_ascii_isdigit(*s))
-            goto bad_index;
-        index = index * 10 + (guint64)(*s - '0');
-        if (index >= WGM_MAX_PEERS)
-            goto bad_index;
-    }
-    *out_index = (guint)index;
-    *out_field = dot + 1;
-    return PEER_KEY_VALID;
-
-bad_index:
-    fail(error,
-         key,
-         "bad peer index (expected peer.N.FIELD with N a number 0-%u without leading zeros)",
-         (guint)WGM_MAX_PEERS - 1);
-    return PEER_KEY_BAD;
-}
-
-static gboolean
-parse_allowed_ips(WgmPeerConfig *peer, const char *key, const char *value, GError **error)
-{
-    g_auto(GStrv) items = split_list(value);
-    guint i;
-
-    g_array_set_size(peer->allowed_ips, 0);
-    for (i = 0; items[i]; i++) {
-        WgmIpPrefix p;
-
-        /* A bare address means the host route, as wg(8) reads it. */
-        if (!wgm_ip_prefix_parse(items[i], TRUE, &p, error))
-            return fail_prefix(error, key);
-        wgm_ip_prefix_normalize(&p);
-        g_array_append_val(peer->allowed_ips, p);
-    }
-    return TRUE;
-}
-
-static gboolean
-parse_peer_name(WgmPeerConfig *peer, const char *key, const char *value, GError **error)
-{
-    const char *s;
-
-    if (!g_utf8_validate(value, -1, NULL))
-        return fail(error, key, "is not valid UTF-8");
-    if (g_utf8_strlen(value, -1) > PEER_NAME_MAX)
-        return fail(error, key, "is longer than %d characters", PEER_NAME_MAX);
-    for (s = value; *s; s = g_utf8_next_char(s)) {
-        if (g_unichar_iscntrl(g_utf8_get_char(s)))
-            return fail(error, key, "contains a control character");
-    }
-    g_free(peer->name);
-    peer->name = g_strdup(value);
-    return TRUE;
-}
-
-static const char *const peer_fields[] = {
-    WGM_PEER_FIELD_PUBLIC_KEY,    WGM_PEER_FIELD_ENDPOINT,
-    WGM_PEER_FIELD_ALLOWED_IPS,   WGM_PEER_FIELD_PERSISTENT_KEEPALIVE,
-    WGM_PEER_FIELD_LAZY,          WGM_PEER_FIELD_NAME,
-    WGM_PEER_FIELD_PRESHARED_KEY, WGM_PEER_FIELD_PRESHARED_KEY_FLAGS,
-};
-
-static gboolean
-is_peer_field(const char *field)
-{
-    guint i;
-
-    for (i = 0; i < G_N_ELEMENTS(peer_fields); i++) {
-        if (strcmp(field, peer_fields[i]) == 0)
-            return TRUE;
-    }
-    return FALSE;
 }
 
 static gboolean
@@ -403,72 +179,12 @@ parse_peer_data(WgmConfig  *config,
                 const char *value,
                 GError    **error)
 {
-    g_autofree char *v = NULL;
-    WgmPeerConfig   *peer;
-    guint32          u;
-    gboolean         b;
-
-    if (!is_peer_field(field)) {
-        return fail(error,
-                    key,
-                    "unknown peer field (expected " WGM_PEER_FIELD_PUBLIC_KEY
-                    ", " WGM_PEER_FIELD_ENDPOINT ", " WGM_PEER_FIELD_ALLOWED_IPS
-                    ", " WGM_PEER_FIELD_PERSISTENT_KEEPALIVE ", " WGM_PEER_FIELD_LAZY
-                    ", " WGM_PEER_FIELD_NAME " or " WGM_PEER_FIELD_PRESHARED_KEY ")");
-    }
-    if (strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY) == 0)
-        return fail(error, key, "is a secret: store it in vpn.secrets, not in vpn.data");
+    /* Checked first: an unknown field makes no peer. */
+    if (!wgm_peer_config_check_data_field(key, field, error))
+        return FALSE;
     if (!value[0])
         return TRUE;
-
-    peer = peer_get(config, by_index, index);
-
-    if (strcmp(field, WGM_PEER_FIELD_PUBLIC_KEY) == 0) {
-        if (!wgm_key_from_base64(value, &peer->public_key, error))
-            return fail_prefix(error, key);
-        if (wgm_key_is_zero(&peer->public_key))
-            return fail(error, key, "is all zeros, which is not a public key");
-        return TRUE;
-    }
-    if (strcmp(field, WGM_PEER_FIELD_NAME) == 0)
-        return parse_peer_name(peer, key, value, error);
-
-    /* The rest are machine values: forgive the spaces around them. */
-    v = g_strstrip(g_strdup(value));
-
-    if (strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY_FLAGS) == 0)
-        return parse_secret_flags(key, v, error);
-    if (strcmp(field, WGM_PEER_FIELD_ENDPOINT) == 0) {
-        g_clear_pointer(&peer->endpoint_host, g_free);
-        if (v[0] && !wgm_endpoint_split(v, &peer->endpoint_host, &peer->endpoint_port, error))
-            return fail_prefix(error, key);
-        /* WgmEndpoint carries no scope: the zone would be dropped on the way
-         * to WireGuard and its packets go nowhere. */
-        if (peer->endpoint_host && strchr(peer->endpoint_host, '%')) {
-            g_autofree char *quoted = wgm_error_quote_value(v);
-
-            g_clear_pointer(&peer->endpoint_host, g_free);
-            return fail(error,
-                        key,
-                        "\"%s\" has a zone: link-local endpoints are not supported (expected "
-                        "a global address or a host name)",
-                        quoted);
-        }
-        return TRUE;
-    }
-    if (strcmp(field, WGM_PEER_FIELD_ALLOWED_IPS) == 0)
-        return parse_allowed_ips(peer, key, v, error);
-    if (strcmp(field, WGM_PEER_FIELD_PERSISTENT_KEEPALIVE) == 0) {
-        if (!parse_uint(key, v, 0, G_MAXUINT16, &u, error))
-            return FALSE;
-        peer->persistent_keepalive = (guint16)u;
-        return TRUE;
-    }
-    g_assert(strcmp(field, WGM_PEER_FIELD_LAZY) == 0);
-    if (!parse_bool(key, v, &b, error))
-        return FALSE;
-    peer->lazy = b ? 1 : 0;
-    return TRUE;
+    return wgm_peer_config_parse_data(peer_get(config, by_index, index), key, field, value, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -484,7 +200,7 @@ parse_listen_port(WgmConfig *config, const char *key, const char *value, GError 
 {
     guint32 u;
 
-    if (!parse_uint(key, value, 1, G_MAXUINT16, &u, error))
+    if (!wgm_parse_uint(key, value, 1, G_MAXUINT16, &u, error))
         return FALSE;
     config->listen_port = (gint32)u;
     return TRUE;
@@ -494,19 +210,26 @@ static gboolean
 parse_mtu(WgmConfig *config, const char *key, const char *value, GError **error)
 {
     /* IPv6 needs more (RFC 8200, section 5): checked once the addresses are known. */
-    return parse_uint(key, value, 576, G_MAXUINT16, &config->mtu, error);
+    return wgm_parse_uint(key, value, 576, G_MAXUINT16, &config->mtu, error);
 }
 
 static gboolean
 parse_lazy_connections(WgmConfig *config, const char *key, const char *value, GError **error)
 {
-    return parse_bool(key, value, &config->lazy_connections, error);
+    return wgm_parse_bool(key, value, &config->lazy_connections, error);
 }
 
 static gboolean
 parse_inactivity_timeout(WgmConfig *config, const char *key, const char *value, GError **error)
 {
-    return parse_uint(key, value, 1, 86400, &config->inactivity_timeout, error);
+    return wgm_parse_uint(key, value, 1, 86400, &config->inactivity_timeout, error);
+}
+
+static gboolean
+parse_give_up_after(WgmConfig *config, const char *key, const char *value, GError **error)
+{
+    /* 0 = never, the default. */
+    return wgm_parse_uint(key, value, 0, WGM_MAX_GIVE_UP_AFTER, &config->give_up_after, error);
 }
 
 static gboolean
@@ -515,7 +238,7 @@ parse_network_map(WgmConfig *config, const char *key, const char *value, GError 
     if (!g_path_is_absolute(value)) {
         g_autofree char *quoted = wgm_error_quote_value(value);
 
-        return fail(error, key, "\"%s\" is not an absolute path", quoted);
+        return wgm_parse_fail(error, key, "\"%s\" is not an absolute path", quoted);
     }
     g_free(config->network_map);
     config->network_map = g_strdup(value);
@@ -525,7 +248,7 @@ parse_network_map(WgmConfig *config, const char *key, const char *value, GError 
 static gboolean
 parse_flags_key(WgmConfig *config, const char *key, const char *value, GError **error)
 {
-    return parse_secret_flags(key, value, error);
+    return wgm_parse_secret_flags(key, value, error);
 }
 
 static const KeyParser data_keys[] = {
@@ -538,6 +261,7 @@ static const KeyParser data_keys[] = {
     { WGM_KEY_LAZY_CONNECTIONS, parse_lazy_connections },
     { WGM_KEY_INACTIVITY_TIMEOUT, parse_inactivity_timeout },
     { WGM_KEY_NETWORK_MAP, parse_network_map },
+    { WGM_KEY_GIVE_UP_AFTER, parse_give_up_after },
     { WGM_KEY_PRIVATE_KEY_FLAGS, parse_flags_key },
 };
 
@@ -565,20 +289,20 @@ parse_data_item(WgmConfig  *config,
     guint            index;
 
     if (strcmp(key, WGM_KEY_PRIVATE_KEY) == 0)
-        return fail(error, key, "is a secret: store it in vpn.secrets, not in vpn.data");
+        return wgm_parse_fail_secret_in_data(error, key);
 
-    switch (split_peer_key(key, &index, &field, error)) {
-    case PEER_KEY_VALID:
+    switch (wgm_peer_key_split(key, &index, &field, error)) {
+    case WGM_PEER_KEY_VALID:
         return parse_peer_data(config, by_index, key, index, field, value, error);
-    case PEER_KEY_BAD:
+    case WGM_PEER_KEY_BAD:
         return FALSE;
-    case PEER_KEY_NONE:
+    case WGM_PEER_KEY_NONE:
         break;
     }
 
     parser = find_data_key(key);
     if (!parser)
-        return fail(error, key, "unknown key");
+        return wgm_parse_fail(error, key, "unknown key");
     if (!value[0])
         return TRUE;
 
@@ -596,46 +320,42 @@ parse_secret_item(WgmConfig  *config,
                   const char *value,
                   GError    **error)
 {
-    WgmPeerConfig *peer;
-    const char    *field;
-    guint          index;
+    const char *field;
+    guint       index;
 
     if (strcmp(key, WGM_KEY_PRIVATE_KEY) == 0) {
         if (!value[0])
             return TRUE;
         if (!wgm_key_from_base64(value, &config->private_key, error))
-            return fail_prefix(error, key);
+            return wgm_parse_fail_prefix(error, key);
         /* wg(8) reads an all-zero private key as "remove the key". */
         if (wgm_key_is_zero(&config->private_key))
-            return fail(error, key, "is all zeros, which is not a private key");
+            return wgm_parse_fail(error, key, "is all zeros, which is not a private key");
         return TRUE;
     }
 
-    switch (split_peer_key(key, &index, &field, error)) {
-    case PEER_KEY_BAD:
+    switch (wgm_peer_key_split(key, &index, &field, error)) {
+    case WGM_PEER_KEY_BAD:
         return FALSE;
-    case PEER_KEY_NONE:
+    case WGM_PEER_KEY_NONE:
         break;
-    case PEER_KEY_VALID:
+    case WGM_PEER_KEY_VALID:
         if (strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY) != 0) {
-            if (is_peer_field(field))
-                return fail(
+            if (wgm_peer_config_is_field(field))
+                return wgm_parse_fail(
                     error, key, "is not a secret: store it in vpn.data, not in vpn.secrets");
-            return fail(error, key, "unknown secret");
+            return wgm_parse_fail(error, key, "unknown secret");
         }
         if (!value[0])
             return TRUE;
-        peer = peer_get(config, by_index, index);
-        if (!wgm_key_from_base64(value, &peer->preshared_key, error))
-            return fail_prefix(error, key);
-        /* All zeros is how WireGuard spells "no preshared key". */
-        peer->has_preshared_key = !wgm_key_is_zero(&peer->preshared_key);
-        return TRUE;
+        return wgm_peer_config_parse_preshared_key(
+            peer_get(config, by_index, index), key, value, error);
     }
 
     if (find_data_key(key))
-        return fail(error, key, "is not a secret: store it in vpn.data, not in vpn.secrets");
-    return fail(error, key, "unknown secret");
+        return wgm_parse_fail(
+            error, key, "is not a secret: store it in vpn.data, not in vpn.secrets");
+    return wgm_parse_fail(error, key, "unknown secret");
 }
 
 static int
@@ -703,17 +423,18 @@ check_peers(WgmConfig *config, GError **error)
         guint            j, kept;
 
         if (wgm_key_is_zero(&peer->public_key)) {
-            return fail(error,
-                        pk_key,
-                        "missing (every peer.%u.* entry needs the peer's public key)",
-                        peer->index);
+            return wgm_parse_fail(error,
+                                  pk_key,
+                                  "missing (every peer.%u.* entry needs the peer's public key)",
+                                  peer->index);
         }
         other = g_hash_table_lookup(keys, &peer->public_key);
         if (other) {
-            return fail(error,
-                        pk_key,
-                        "duplicate of " WGM_KEY_PEER_PREFIX "%u." WGM_PEER_FIELD_PUBLIC_KEY,
-                        other->index);
+            return wgm_parse_fail(error,
+                                  pk_key,
+                                  "duplicate of " WGM_KEY_PEER_PREFIX
+                                  "%u." WGM_PEER_FIELD_PUBLIC_KEY,
+                                  other->index);
         }
         g_hash_table_insert(keys, &peer->public_key, peer);
 
@@ -730,13 +451,14 @@ check_peers(WgmConfig *config, GError **error)
             if (!(p->addr.family == AF_INET ? config->has_address4 : config->has_address6)) {
                 char buf[WGM_IP_STRLEN];
 
-                return fail(error,
-                            ai_key,
-                            "%s is an %s prefix, but " WGM_KEY_ADDRESS " has no %s address "
-                            "(NetworkManager routes a family only with an address of it)",
-                            wgm_ip_prefix_to_string(p, buf),
-                            p->addr.family == AF_INET ? "IPv4" : "IPv6",
-                            p->addr.family == AF_INET ? "IPv4" : "IPv6");
+                return wgm_parse_fail(error,
+                                      ai_key,
+                                      "%s is an %s prefix, but " WGM_KEY_ADDRESS
+                                      " has no %s address "
+                                      "(NetworkManager routes a family only with an address of it)",
+                                      wgm_ip_prefix_to_string(p, buf),
+                                      p->addr.family == AF_INET ? "IPv4" : "IPv6",
+                                      p->addr.family == AF_INET ? "IPv4" : "IPv6");
             }
 
             k.addr.family = p->addr.family;
@@ -749,12 +471,13 @@ check_peers(WgmConfig *config, GError **error)
             if (other) {
                 char buf[WGM_IP_STRLEN];
 
-                return fail(error,
-                            ai_key,
-                            "%s is also in " WGM_KEY_PEER_PREFIX "%u." WGM_PEER_FIELD_ALLOWED_IPS
-                            " (WireGuard would silently move it to one of the two peers)",
-                            wgm_ip_prefix_to_string(p, buf),
-                            other->index);
+                return wgm_parse_fail(error,
+                                      ai_key,
+                                      "%s is also in " WGM_KEY_PEER_PREFIX
+                                      "%u." WGM_PEER_FIELD_ALLOWED_IPS
+                                      " (WireGuard would silently move it to one of the two peers)",
+                                      wgm_ip_prefix_to_string(p, buf),
+                                      other->index);
             }
             g_hash_table_insert(prefixes, prefix_key_dup(&k), peer);
             if (kept != j)
@@ -770,23 +493,23 @@ static gboolean
 check_interface(WgmConfig *config, GError **error)
 {
     if (wgm_key_is_zero(&config->private_key))
-        return fail(error,
-                    WGM_KEY_PRIVATE_KEY,
-                    "missing (expected the interface's private key in vpn.secrets)");
+        return wgm_parse_fail(error,
+                              WGM_KEY_PRIVATE_KEY,
+                              "missing (expected the interface's private key in vpn.secrets)");
 
     if (!config->has_address4 && !config->has_address6)
-        return fail(error,
-                    WGM_KEY_ADDRESS,
-                    "missing (expected at least one address of this host in the mesh, "
-                    "e.g. 10.0.0.1/24)");
+        return wgm_parse_fail(error,
+                              WGM_KEY_ADDRESS,
+                              "missing (expected at least one address of this host in the mesh, "
+                              "e.g. 10.0.0.1/24)");
 
     if (config->mtu == 0)
         config->mtu = WGM_DEFAULT_MTU;
     else if (config->has_address6 && config->mtu < 1280)
-        return fail(error,
-                    WGM_KEY_MTU,
-                    "\"%u\" is out of range (expected 1280-65535 with an IPv6 address)",
-                    config->mtu);
+        return wgm_parse_fail(error,
+                              WGM_KEY_MTU,
+                              "\"%u\" is out of range (expected 1280-65535 with an IPv6 address)",
+                              config->mtu);
     return TRUE;
 }
 
@@ -809,8 +532,8 @@ wgm_config_new_from_setting(NMSettingVpn *s_vpn, GError **error)
     config->mtu                = 0;
     config->backend            = WGM_BACKEND_KIND_AUTO;
     config->inactivity_timeout = WGM_DEFAULT_INACTIVITY_TIMEOUT;
-    config->peers              = g_ptr_array_new_with_free_func(peer_config_free);
-    by_index                   = g_hash_table_new(g_direct_hash, g_direct_equal);
+    config->peers = g_ptr_array_new_with_free_func((GDestroyNotify)wgm_peer_config_free);
+    by_index      = g_hash_table_new(g_direct_hash, g_direct_equal);
 
     /* Sorted keys: the first error reported does not depend on hash order. */
     data_keys_list = nm_setting_vpn_get_data_keys(s_vpn, NULL);
@@ -847,7 +570,7 @@ wgm_config_free(WgmConfig *config)
     g_clear_pointer(&config->dns, g_array_unref);
     g_strfreev(config->dns_search);
     g_free(config->network_map);
-    /* peer_config_free() wipes the preshared keys. */
+    /* wgm_peer_config_free() wipes the preshared keys. */
     g_clear_pointer(&config->peers, g_ptr_array_unref);
     g_free(config);
 }
@@ -895,10 +618,6 @@ wgm_config_need_secrets(NMSettingVpn *s_vpn)
     names   = g_ptr_array_new_with_free_func(g_free);
     indexes = g_array_new(FALSE, FALSE, sizeof(guint));
 
-    if (!(secret_flags(s_vpn, WGM_KEY_PRIVATE_KEY) & NM_SETTING_SECRET_FLAG_NOT_REQUIRED)
-        && !secret_is_set(s_vpn, WGM_KEY_PRIVATE_KEY))
-        g_ptr_array_add(names, g_strdup(WGM_KEY_PRIVATE_KEY));
-
     /* A preshared key is optional, so only ask for one that an agent is known
      * to hold (or that is never saved): its flags key says so. */
     keys = nm_setting_vpn_get_data_keys(s_vpn, NULL);
@@ -906,12 +625,23 @@ wgm_config_need_secrets(NMSettingVpn *s_vpn)
         const char *field;
         guint       index;
 
-        if (split_peer_key(keys[i], &index, &field, NULL) != PEER_KEY_VALID
-            || strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY_FLAGS) != 0)
+        /* A secret in vpn.data: asking an agent for it again would hide the
+         * problem behind a secrets prompt (or "no secrets" without an
+         * agent); Connect refuses the profile and says where it belongs. */
+        if (strcmp(keys[i], WGM_KEY_PRIVATE_KEY) == 0)
+            return NULL;
+        if (wgm_peer_key_split(keys[i], &index, &field, NULL) != WGM_PEER_KEY_VALID)
             continue;
-        g_array_append_val(indexes, index);
+        if (strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY) == 0)
+            return NULL;
+        if (strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY_FLAGS) == 0)
+            g_array_append_val(indexes, index);
     }
     g_array_sort(indexes, uint_cmp);
+
+    if (!(secret_flags(s_vpn, WGM_KEY_PRIVATE_KEY) & NM_SETTING_SECRET_FLAG_NOT_REQUIRED)
+        && !secret_is_set(s_vpn, WGM_KEY_PRIVATE_KEY))
+        g_ptr_array_add(names, g_strdup(WGM_KEY_PRIVATE_KEY));
 
     for (i = 0; i < indexes->len; i++) {
         g_autofree char *name =
@@ -928,14 +658,6 @@ wgm_config_need_secrets(NMSettingVpn *s_vpn)
         return NULL;
     g_ptr_array_add(names, NULL);
     return (char **)g_ptr_array_free(g_steal_pointer(&names), FALSE);
-}
-
-gboolean
-wgm_peer_config_is_lazy(const WgmConfig *config, const WgmPeerConfig *peer)
-{
-    g_return_val_if_fail(config && peer, FALSE);
-
-    return peer->lazy < 0 ? config->lazy_connections : peer->lazy != 0;
 }
 
 const char *

@@ -59,10 +59,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(WgmConfig, wgm_config_free)
 
 /* Secret names (vpn.secrets keys) that are missing and that NM may ask an agent
  * for, honouring their flags (NOT_REQUIRED secrets are never asked for;
- * NOT_SAVED/AGENT_OWNED ones are, when absent).  Returns NULL when complete. */
+ * NOT_SAVED/AGENT_OWNED ones are, when absent).  Returns NULL when complete,
+ * and when a secret sits in vpn.data: no agent is asked for what Connect will
+ * refuse anyway; wgm_config_new_from_setting() says where it belongs. */
 char **wgm_config_need_secrets(NMSettingVpn *s_vpn);
 
-gboolean    wgm_peer_config_is_lazy(const WgmConfig *config, const WgmPeerConfig *peer);
+gboolean wgm_peer_config_is_lazy(const WgmConfig *config, const WgmPeerConfig *peer);
 /* Seconds from a peer's first failure until it gives up, 0 = never. */
 guint32     wgm_peer_config_give_up_after(const WgmConfig *config, const WgmPeerConfig *peer);
 const char *wgm_backend_kind_to_string(WgmBackendKind kind);

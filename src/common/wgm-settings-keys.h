@@ -39,3 +39,4 @@
 #define WGM_DEFAULT_MTU                1420
 #define WGM_DEFAULT_INACTIVITY_TIMEOUT 300
 #define WGM_MAX_PEERS                  100000
+#define WGM_MAX_GIVE_UP_AFTER          (30 * 24 * 3600) /* seconds: 30 days */

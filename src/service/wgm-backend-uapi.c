@@ -17,6 +17,7 @@
 #include "wgm-glib-utils.h"
 #include "wgm-uapi-conn.h"
 #include "wgm-uapi.h"
+#include "wgm-tun.h"
 
 /*
  * Facts this file relies on, measured with wireguard-go 0.0.20220316 (the
@@ -36,12 +37,27 @@
  *   stopped or deadlocked before or after opening its socket), so the whole
  *   start, from the previous child's exit to listen_port, has one deadline;
  *   each request on the way has its own (wgm-uapi-conn.c).
+ * - It answers a request within milliseconds (a 10,000-peer set: 0.7 s).
+ *   One request without a reply in 5 s may be bad luck; when the request
+ *   sent after it on a fresh connection goes unanswered too (we send one at
+ *   once if nobody else does), the process is stopped or wedged: it would
+ *   hold the interface and answer nothing for good.  We kill it (SIGKILL,
+ *   through the GSubprocess that knows whether the pid is still ours) and
+ *   report it dead, so the owner starts it again.
+ *
+ * Restarts: after "died" or stop() the same object starts again.  The new
+ * start waits until the previous process is reaped and its socket file
+ * removed, then spawns a fresh one.  The tun device is persistent
+ * (wgm-tun.h): after a death the new process attaches to the same
+ * interface, whose ifindex, addresses and routes stay; only stop() deletes
+ * it.  (With the test hooks' stand-in there is no tun at all.)
  */
 
 #define SOCKET_DIR        "/var/run/wireguard"
 #define START_TIMEOUT_SEC 10
 #define SOCKET_POLL_MS    20
 #define UP_POLL_MS        10
+#define STUCK_AFTER       2                  /* requests in a row without a reply */
 #define SOURCE_NAME       "wgm-backend-uapi" /* for GSource debugging */
 
 typedef enum {
@@ -64,12 +80,18 @@ struct _WgmBackendUapi {
     WgmChild     *child;
     WgmChild     *old_child; /* stopped, maybe not yet gone: for wait_stopped() and restarts */
     WgmUapiConn  *conn;
-    gboolean      connecting; /* the first connect of a start is under way */
+    gboolean      connecting;     /* the first connect of a start is under way */
+    gboolean      tun_persistent; /* we made the tun persistent: stop() deletes it */
 
     GTask   *start_task;
     GSource *start_cancel_source;
     GSource *start_timeout_source;
     GSource *poll_source; /* socket or device-up polling while starting */
+
+    /* Test hooks (wgm_backend_uapi_set_test_hooks()). */
+    char                  *socket_dir;
+    guint                  request_timeout_ms; /* 0: wgm-uapi-conn's default */
+    WgmBackendUapiLinkFunc link_up;
 };
 
 G_DEFINE_FINAL_TYPE(WgmBackendUapi, wgm_backend_uapi, WGM_TYPE_BACKEND)
@@ -96,6 +118,7 @@ teardown(WgmBackendUapi *self, const GError *error)
     wgm_clear_source(&self->start_timeout_source);
     wgm_clear_source(&self->poll_source);
     if (self->conn) {
+        g_signal_handlers_disconnect_by_data(self->conn, self);
         wgm_uapi_conn_close(self->conn, error);
         g_clear_object(&self->conn);
     }
@@ -135,6 +158,49 @@ child_exited_cb(WgmChild *child, gpointer user_data)
         wgm_task_return_error_idle(g_steal_pointer(&start_task), g_error_copy(error));
     else
         wgm_backend_emit_died(WGM_BACKEND(self), error);
+}
+
+/* Only the connection's count cares about the probe's reply. */
+static void
+probe_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(WgmDeviceStats) stats = NULL;
+
+    stats = wgm_uapi_conn_get_finish(WGM_UAPI_CONN(source), result, NULL);
+}
+
+/* A request went unanswered and the connection is gone with it: one more
+ * chance on a fresh connection, then the process is taken for stuck. */
+static void
+unanswered_cb(WgmUapiConn *conn, guint n_in_a_row, guint timeout_ms, gpointer user_data)
+{
+    WgmBackendUapi *self           = user_data;
+    g_autoptr(WgmBackendUapi) keep = NULL;
+    g_autoptr(GError) error        = NULL;
+    g_autofree char *limit         = NULL;
+
+    /* While starting, the start fails with the request (up_poll_cb()). */
+    if (self->state != STATE_RUNNING)
+        return;
+    if (n_in_a_row < STUCK_AFTER) {
+        /* Sent whether or not the owner asks anything soon. */
+        wgm_uapi_conn_get_async(conn, self->cancellable, probe_cb, NULL);
+        return;
+    }
+
+    keep  = g_object_ref(self);
+    limit = wgm_describe_msec(timeout_ms);
+    error = wgm_backend_error_new(
+        "wireguard-go for %s stopped answering on %s (no reply in %s, %u requests in a row)",
+        ifname_of(self),
+        self->sock_path,
+        limit,
+        n_in_a_row);
+    g_message("%s; killing it", error->message);
+    /* The child stays ours (old_child) until reaped: a restart waits. */
+    wgm_child_kill(self->child);
+    teardown(self, error);
+    wgm_backend_emit_died(WGM_BACKEND(self), error);
 }
 
 /* ---- starting ----------------------------------------------------------- */
@@ -198,7 +264,7 @@ up_poll(gpointer user_data)
 }
 
 static gboolean
-set_link_up(WgmBackendUapi *self, GError **error)
+set_link_up(const char *ifname, GError **error)
 {
     struct ifreq ifr = { 0 };
     int          fd;
@@ -207,7 +273,7 @@ set_link_up(WgmBackendUapi *self, GError **error)
     /* One SIOCSIFFLAGS ioctl: instant, and needs no netlink library.
      * WireGuard sends handshakes only from a device it considers up, and
      * the kernel routes into the tun only while the link is up. */
-    g_strlcpy(ifr.ifr_name, ifname_of(self), sizeof(ifr.ifr_name));
+    g_strlcpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name));
     fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
         errsv = errno;
@@ -220,38 +286,47 @@ set_link_up(WgmBackendUapi *self, GError **error)
         close(fd);
     if (errsv)
         g_propagate_error(
-            error,
-            wgm_backend_error_new("Could not bring %s up: %s", ifname_of(self), g_strerror(errsv)));
+            error, wgm_backend_error_new("Could not bring %s up: %s", ifname, g_strerror(errsv)));
     return !errsv;
+}
+
+/* The real WgmBackendUapiLinkFunc. */
+static int
+link_up(const char *ifname, GError **error)
+{
+    unsigned ifindex;
+
+    /* wireguard-go created the tun before its socket. */
+    ifindex = if_nametoindex(ifname);
+    if (ifindex == 0) {
+        int errsv = errno;
+
+        g_propagate_error(error,
+                          wgm_backend_error_new("wireguard-go is listening but interface %s is "
+                                                "missing: %s",
+                                                ifname,
+                                                g_strerror(errsv)));
+        return 0;
+    }
+    if (!set_link_up(ifname, error))
+        return 0;
+    return (int)ifindex;
 }
 
 /* The first connection of a start: the device exists, bring it up. */
 static void
 connected(WgmBackendUapi *self)
 {
-    GError  *error = NULL;
-    unsigned ifindex;
+    GError *error = NULL;
+    int     ifindex;
 
     wgm_clear_source(&self->poll_source);
-
-    /* wireguard-go created the tun before its socket. */
-    ifindex = if_nametoindex(ifname_of(self));
-    if (ifindex == 0) {
-        int errsv = errno;
-
-        start_failed(
-            self,
-            wgm_backend_error_new("wireguard-go is listening on %s but interface %s is missing: %s",
-                                  self->sock_path,
-                                  ifname_of(self),
-                                  g_strerror(errsv)));
-        return;
-    }
-    wgm_backend_set_ifindex(WGM_BACKEND(self), (int)ifindex);
-    if (!set_link_up(self, &error)) {
+    ifindex = (self->link_up ? self->link_up : link_up)(ifname_of(self), &error);
+    if (ifindex <= 0) {
         start_failed(self, error);
         return;
     }
+    wgm_backend_set_ifindex(WGM_BACKEND(self), ifindex);
     up_poll(self);
 }
 
@@ -293,6 +368,14 @@ spawn(WgmBackendUapi *self)
 {
     GError *error = NULL;
 
+    /* The interface outlives a wireguard-go that dies (wgm-tun.h). */
+    if (!self->link_up) {
+        if (!wgm_tun_make_persistent(ifname_of(self), &error)) {
+            start_failed(self, error);
+            return;
+        }
+        self->tun_persistent = TRUE;
+    }
     self->child = wgm_child_spawn(self->wireguard_go, ifname_of(self), self->sock_path, &error);
     if (!self->child) {
         start_failed(self, error);
@@ -388,11 +471,15 @@ wgm_backend_uapi_start_async(WgmBackend         *backend,
     task = g_task_new(self, cancellable, callback, user_data);
     g_task_set_source_tag(task, wgm_backend_uapi_start_async);
     g_free(self->sock_path);
-    self->sock_path   = g_strdup_printf(SOCKET_DIR "/%s.sock", ifname);
+    self->sock_path =
+        g_strdup_printf("%s/%s.sock", self->socket_dir ? self->socket_dir : SOCKET_DIR, ifname);
     self->state       = STATE_STARTING;
     self->cancellable = g_cancellable_new();
     self->conn        = wgm_uapi_conn_new(self->sock_path, ifname);
     self->start_task  = task;
+    if (self->request_timeout_ms)
+        wgm_uapi_conn_set_timeout(self->conn, self->request_timeout_ms);
+    g_signal_connect(self->conn, "unanswered", G_CALLBACK(unanswered_cb), self);
     if (cancellable) {
         self->start_cancel_source = wgm_source_attach(g_cancellable_source_new(cancellable),
                                                       G_SOURCE_FUNC(start_cancelled_cb),
@@ -402,9 +489,10 @@ wgm_backend_uapi_start_async(WgmBackend         *backend,
     self->start_timeout_source = wgm_source_attach(
         g_timeout_source_new_seconds(START_TIMEOUT_SEC), start_timeout_cb, self, SOURCE_NAME);
 
-    /* Restarted before the previous child has gone: it still holds the
-     * interface name. */
-    if (self->old_child && !wgm_child_is_gone(self->old_child)) {
+    /* A restart: the previous process may still hold the interface name,
+     * its socket file (after a SIGKILL) may still be there.  The wait
+     * completes once both are free, at once if they are already. */
+    if (self->old_child) {
         wgm_child_wait_async(
             self->old_child, self->cancellable, old_child_gone_cb, g_object_ref(self));
         return;
@@ -527,6 +615,15 @@ wgm_backend_uapi_stop(WgmBackend *backend)
     g_autoptr(GError) error     = NULL;
     g_autoptr(WgmChild) child   = NULL;
 
+    /* Ours, persistent: it goes with the mesh, not with the process (also
+     * after a death, when nothing else is left to stop). */
+    if (self->tun_persistent) {
+        g_autoptr(GError) link_error = NULL;
+
+        self->tun_persistent = FALSE;
+        if (!wgm_link_delete(ifname_of(self), &link_error))
+            g_warning("%s", link_error->message);
+    }
     if (self->state != STATE_STARTING && self->state != STATE_RUNNING)
         return;
 
@@ -576,6 +673,24 @@ wgm_backend_uapi_new(const char *ifname, const char *wireguard_go_path)
     return WGM_BACKEND(self);
 }
 
+void
+wgm_backend_uapi_set_test_hooks(WgmBackend            *backend,
+                                const char            *socket_dir,
+                                guint                  request_timeout_ms,
+                                WgmBackendUapiLinkFunc link_up_func)
+{
+    WgmBackendUapi *self;
+
+    g_return_if_fail(WGM_IS_BACKEND_UAPI(backend));
+    self = WGM_BACKEND_UAPI(backend);
+    g_return_if_fail(self->state == STATE_IDLE);
+
+    g_free(self->socket_dir);
+    self->socket_dir         = g_strdup(socket_dir);
+    self->request_timeout_ms = request_timeout_ms;
+    self->link_up            = link_up_func;
+}
+
 static void
 wgm_backend_uapi_init(WgmBackendUapi *self)
 {
@@ -599,6 +714,7 @@ wgm_backend_uapi_finalize(GObject *object)
 
     g_free(self->wireguard_go);
     g_free(self->sock_path);
+    g_free(self->socket_dir);
     G_OBJECT_CLASS(wgm_backend_uapi_parent_class)->finalize(object);
 }
 

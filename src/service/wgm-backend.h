@@ -75,7 +75,12 @@ struct _WgmBackendClass {
 
     const char *name; /* "userspace", "kernel" */
 
-    /* Creates the interface; completes when it can take a transaction. */
+    /* Creates the interface; completes when it can take a transaction.
+     * Also a restart, after stop() or "died" (refused while starting or
+     * running): it waits for the old device to be gone and brings up an
+     * empty one, same name, new ifindex, to be given the full configuration
+     * (private key, listen port, replace_peers).  A start that fails says
+     * so through its callback only, never through "died". */
     void (*start_async)(WgmBackend         *self,
                         GCancellable       *cancellable,
                         GAsyncReadyCallback callback,
@@ -132,6 +137,9 @@ void            wgm_backend_stop(WgmBackend *self);
 void            wgm_backend_wait_stopped(WgmBackend *self, guint timeout_ms);
 
 /* For subclasses: the "died" signal (a GError saying what happened) tells the
- * owner that the device is gone (helper crashed, interface deleted). */
+ * owner that the device is gone (helper crashed, stopped answering,
+ * interface deleted).  At most once per completed start; the backend is
+ * stopped by then (pending operations fail, ifindex 0, stop() not needed)
+ * and may be started again, from the handler too. */
 void wgm_backend_emit_died(WgmBackend *self, const GError *error);
 void wgm_backend_set_ifindex(WgmBackend *self, int ifindex);

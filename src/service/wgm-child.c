@@ -22,7 +22,11 @@
  *   a stale one first).
  * - On SIGTERM it deletes the interface and its socket file and exits 0
  *   within ~0.1 s.  After SIGKILL the kernel deletes the interface (the tun
- *   fd closes) but the socket file stays behind: we unlink it.
+ *   fd closes) but the socket file stays behind: we unlink it.  A stopped
+ *   (SIGSTOP) or wedged process never acts on SIGTERM: TERM_GRACE_MS after
+ *   it, it gets SIGKILL, so that a restart is never held up for good.
+ * - The interface name is free again once the process is reaped: its fds,
+ *   the tun among them, are closed before it becomes a zombie.
  * - It logs to stdout ("DEBUG: (wg0) <date> <time> ..." / "ERROR: ..."),
  *   naming peers by a short public key only, and prints a banner claiming
  *   kernel support to stderr unless WG_PROCESS_FOREGROUND=1.
@@ -33,6 +37,7 @@
 #define LOG_DRAIN_MS    250
 #define LOG_TAIL_LINES  3
 #define LOG_RECENT_USEC (2 * G_USEC_PER_SEC)
+#define TERM_GRACE_MS   3000
 
 struct _WgmChild {
     GObject parent_instance;
@@ -49,9 +54,11 @@ struct _WgmChild {
     gint64            tail_time; /* monotonic time of the last one */
     char             *fatal;     /* a Go runtime "panic: ..." or "fatal error: ..." line */
 
-    gboolean reaped;
+    gboolean reaped;  /* and its socket file dealt with */
+    GQueue   waiters; /* Waiter*: wgm_child_wait_async() callers */
     gboolean exited_emitted;
     GSource *drain_source;
+    GSource *kill_source; /* SIGKILL after an ignored SIGTERM */
 };
 
 enum {
@@ -62,6 +69,21 @@ enum {
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE(WgmChild, wgm_child, G_TYPE_OBJECT)
+
+/* A wgm_child_wait_async() caller. */
+typedef struct {
+    WgmChild *self; /* not a reference: the task holds one */
+    GTask    *task;
+    GSource  *cancel_source;
+} Waiter;
+
+static void
+waiter_free(Waiter *waiter)
+{
+    wgm_clear_source(&waiter->cancel_source);
+    g_clear_object(&waiter->task);
+    g_free(waiter);
+}
 
 /* After our child has gone: removes its socket file if nothing listens
  * there (the same test wireguard-go makes before replacing one). */
@@ -187,11 +209,19 @@ static void
 wait_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
     g_autoptr(WgmChild) self = user_data;
+    Waiter *waiter;
 
     g_subprocess_wait_finish(G_SUBPROCESS(source), result, NULL);
-    self->reaped = TRUE;
-    /* Left behind after a SIGKILL or a crash. */
+    wgm_clear_source(&self->kill_source);
+    /* Left behind after a SIGKILL or a crash.  Before anyone waiting may
+     * start a successor: later, the file could be the successor's, bound
+     * but not yet listening. */
     unlink_stale_socket(self->socket_path);
+    self->reaped = TRUE;
+    while ((waiter = g_queue_pop_head(&self->waiters))) {
+        g_task_return_boolean(waiter->task, TRUE);
+        waiter_free(waiter);
+    }
 
     /* Its last words (why it exited) may still be in the pipe. */
     if (self->out_open) {
@@ -211,16 +241,15 @@ wgm_child_is_gone(WgmChild *self)
     return !g_subprocess_get_identifier(self->proc);
 }
 
-static void
-wait_async_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+static gboolean
+waiter_cancelled_cb(GCancellable *cancellable, gpointer user_data)
 {
-    g_autoptr(GTask) task   = user_data;
-    g_autoptr(GError) error = NULL;
+    Waiter *waiter = user_data;
 
-    if (!g_subprocess_wait_finish(G_SUBPROCESS(source), result, &error))
-        g_task_return_error(task, g_steal_pointer(&error));
-    else
-        g_task_return_boolean(task, TRUE);
+    g_queue_remove(&waiter->self->waiters, waiter);
+    g_task_return_error_if_cancelled(waiter->task);
+    waiter_free(waiter);
+    return G_SOURCE_REMOVE;
 }
 
 void
@@ -229,13 +258,29 @@ wgm_child_wait_async(WgmChild           *self,
                      GAsyncReadyCallback callback,
                      gpointer            user_data)
 {
-    GTask *task;
+    GTask  *task;
+    Waiter *waiter;
 
     g_return_if_fail(WGM_IS_CHILD(self));
 
     task = g_task_new(self, cancellable, callback, user_data);
     g_task_set_source_tag(task, wgm_child_wait_async);
-    g_subprocess_wait_async(self->proc, cancellable, wait_async_cb, task);
+    /* Answered from wait_cb(), once the socket file is dealt with. */
+    if (self->reaped) {
+        g_task_return_boolean(task, TRUE);
+        g_object_unref(task);
+        return;
+    }
+    waiter       = g_new0(Waiter, 1);
+    waiter->self = self;
+    waiter->task = task;
+    if (cancellable) {
+        waiter->cancel_source = wgm_source_attach(g_cancellable_source_new(cancellable),
+                                                  G_SOURCE_FUNC(waiter_cancelled_cb),
+                                                  waiter,
+                                                  "wgm-child-wait");
+    }
+    g_queue_push_tail(&self->waiters, waiter);
 }
 
 gboolean
@@ -276,12 +321,47 @@ wgm_child_describe_exit(WgmChild *self)
     return g_strdup("exited");
 }
 
+static gboolean
+kill_timeout_cb(gpointer user_data)
+{
+    WgmChild *self = user_data;
+
+    wgm_clear_source(&self->kill_source);
+    g_message("wireguard-go for %s did not exit within %u ms of SIGTERM, killing it",
+              self->ifname,
+              (guint)TERM_GRACE_MS);
+    wgm_child_kill(self);
+    return G_SOURCE_REMOVE;
+}
+
 void
 wgm_child_terminate(WgmChild *self)
 {
     g_return_if_fail(WGM_IS_CHILD(self));
-    /* A no-op once reaped. */
+
+    if (self->reaped)
+        return;
+    /* A no-op once reaped (GSubprocess knows: never a recycled pid). */
     g_subprocess_send_signal(self->proc, SIGTERM);
+    /* The pending wait holds a reference until the reap clears this. */
+    if (!self->kill_source) {
+        self->kill_source = wgm_source_attach(
+            g_timeout_source_new(TERM_GRACE_MS), kill_timeout_cb, self, "wgm-child-kill");
+    }
+}
+
+void
+wgm_child_kill(WgmChild *self)
+{
+    const char *pid;
+
+    g_return_if_fail(WGM_IS_CHILD(self));
+
+    pid = g_subprocess_get_identifier(self->proc);
+    if (!pid)
+        return;
+    g_debug("wireguard-go[%s]: sending SIGKILL to pid %s", self->ifname, pid);
+    g_subprocess_force_exit(self->proc);
 }
 
 static gboolean
@@ -367,6 +447,7 @@ static void
 wgm_child_init(WgmChild *self)
 {
     g_queue_init(&self->tail);
+    g_queue_init(&self->waiters);
 }
 
 static void
@@ -377,6 +458,7 @@ wgm_child_finalize(GObject *object)
     /* The drain timer holds no reference, but only runs while the output
      * read (which does) is pending. */
     wgm_clear_source(&self->drain_source);
+    wgm_clear_source(&self->kill_source);
     g_clear_object(&self->out);
     g_clear_object(&self->proc);
     g_queue_clear_full(&self->tail, g_free);

@@ -27,7 +27,8 @@ WgmChild *wgm_child_spawn(const char *binary,
 /* TRUE once the process is reaped (no longer holds the interface name). */
 gboolean wgm_child_is_gone(WgmChild *self);
 
-/* Completes when the process is reaped. */
+/* Completes when the process is reaped and a socket file it left behind
+ * is removed: the interface name and the socket path are free. */
 void     wgm_child_wait_async(WgmChild           *self,
                               GCancellable       *cancellable,
                               GAsyncReadyCallback callback,
@@ -41,8 +42,13 @@ char *wgm_child_describe_exit(WgmChild *self);
  * line, else its error lines of the last seconds ("a; b"), else NULL. */
 char *wgm_child_get_last_words(WgmChild *self);
 
-/* Sends SIGTERM: wireguard-go then removes its interface and socket. */
+/* Sends SIGTERM: wireguard-go then removes its interface and socket.  A
+ * process still there 3 s later (stopped, wedged) gets SIGKILL. */
 void wgm_child_terminate(WgmChild *self);
+
+/* Sends SIGKILL now (never to a process already reaped): the kernel then
+ * removes the interface, the child the socket file. */
+void wgm_child_kill(WgmChild *self);
 
 /* Blocks, without iterating any main context, until the process is gone:
  * after @timeout_ms it is killed (SIGKILL) and given another second.  Then

@@ -1,19 +1,205 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The export only observes the mesh: it follows the mesh's signals
+ * ("peer-added", "peer-removed", "peers-changed", "changed") and never
+ * clears anything the mesh keeps, so other observers see the same changes.
+ * Its methods are the one way in; each is authorized (wgm-auth.h) before
+ * it touches the mesh, so a refused call changes nothing.
+ */
 #define G_LOG_DOMAIN "nm-wgmesh"
 
 #include "config.h"
 
 #include "wgm-dbus-export.h"
 
+#include "wgm-auth.h"
 #include "wgm-dbus-generated.h"
+#include "wgm-error.h"
+
+/* ---- the Mesh object: a skeleton whose methods ask wgm-auth first ------ */
+
+#define WGM_TYPE_EXPORT_MESH (wgm_export_mesh_get_type())
+G_DECLARE_FINAL_TYPE(WgmExportMesh, wgm_export_mesh, WGM, EXPORT_MESH, WgmDBusMeshSkeleton)
+
+struct _WgmExportMesh {
+    WgmDBusMeshSkeleton parent;
+    WgmMesh            *mesh;
+    /* Cancelled when the export goes away: a call still waiting for polkit
+     * then fails without touching the (stopping) mesh. */
+    GCancellable *cancellable;
+};
+
+static void wgm_export_mesh_iface_init(WgmDBusMeshIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(WgmExportMesh,
+                        wgm_export_mesh,
+                        WGM_DBUS_TYPE_MESH_SKELETON,
+                        G_IMPLEMENT_INTERFACE(WGM_DBUS_TYPE_MESH, wgm_export_mesh_iface_init))
+
+/* What an authorized call does; it completes @invocation (takes it). */
+typedef void (*AuthorizedFunc)(WgmExportMesh         *self,
+                               GDBusMethodInvocation *invocation,
+                               const char            *arg);
+
+typedef struct {
+    WgmExportMesh         *self;
+    GDBusMethodInvocation *invocation; /* the handler's reference, until completed */
+    char                  *arg;
+    AuthorizedFunc         func;
+} Call;
+
+static void
+call_free(Call *call)
+{
+    g_warn_if_fail(call->invocation == NULL);
+    g_object_unref(call->self);
+    g_free(call->arg);
+    g_free(call);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Call, call_free)
+
+static void
+authorized_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(Call) call              = user_data;
+    g_autoptr(GError) error           = NULL;
+    GDBusMethodInvocation *invocation = g_steal_pointer(&call->invocation);
+    const char            *method     = g_dbus_method_invocation_get_method_name(invocation);
+
+    if (wgm_auth_check_finish(result, &error)) {
+        g_debug(
+            "%s: caller %s authorized", method, g_dbus_method_invocation_get_sender(invocation));
+        call->func(call->self, invocation, call->arg);
+        return;
+    }
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_dbus_method_invocation_return_error(invocation,
+                                              WGM_ERROR,
+                                              WGM_ERROR_FAILED,
+                                              "%s: the mesh stopped before the call was authorized",
+                                              method);
+        return;
+    }
+    g_message("%s: %s", method, error->message);
+    g_prefix_error(&error, "%s: ", method);
+    g_dbus_method_invocation_return_gerror(invocation, error);
+}
+
+/* Runs @func once the caller is authorized; a D-Bus handler's return value. */
+static gboolean
+authorize_then(WgmExportMesh         *self,
+               GDBusMethodInvocation *invocation,
+               const char            *arg,
+               AuthorizedFunc         func)
+{
+    Call *call       = g_new0(Call, 1);
+    call->self       = g_object_ref(self);
+    call->invocation = invocation;
+    call->arg        = g_strdup(arg);
+    call->func       = func;
+
+    wgm_auth_check_async(g_dbus_method_invocation_get_connection(invocation),
+                         g_dbus_method_invocation_get_sender(invocation),
+                         WGM_AUTH_ACTION_MODIFY,
+                         self->cancellable,
+                         authorized_cb,
+                         call);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+reset_backoff(WgmExportMesh *self, GDBusMethodInvocation *invocation, const char *arg)
+{
+    wgm_mesh_reset_backoff(self->mesh);
+    wgm_dbus_mesh_complete_reset_backoff(WGM_DBUS_MESH(self), invocation);
+}
+
+static void
+connect_peer(WgmExportMesh *self, GDBusMethodInvocation *invocation, const char *public_key)
+{
+    g_autoptr(GError) error = NULL;
+    WgmKey key;
+
+    /* Not echoed: a mistaken caller may have pasted a private key. */
+    if (!wgm_key_from_base64(public_key, &key, &error)) {
+        g_dbus_method_invocation_return_error(invocation,
+                                              WGM_ERROR,
+                                              WGM_ERROR_INVALID_SETTING,
+                                              "ConnectPeer: public_key %s",
+                                              error->message);
+        return;
+    }
+    if (!wgm_mesh_connect_peer(self->mesh, &key, &error)) {
+        g_prefix_error(&error, "ConnectPeer: ");
+        g_dbus_method_invocation_return_gerror(invocation, error);
+        return;
+    }
+    wgm_dbus_mesh_complete_connect_peer(WGM_DBUS_MESH(self), invocation);
+}
+
+static gboolean
+handle_reset_backoff(WgmDBusMesh *object, GDBusMethodInvocation *invocation)
+{
+    return authorize_then(WGM_EXPORT_MESH(object), invocation, NULL, reset_backoff);
+}
+
+static gboolean
+handle_connect_peer(WgmDBusMesh *object, GDBusMethodInvocation *invocation, const char *public_key)
+{
+    return authorize_then(WGM_EXPORT_MESH(object), invocation, public_key, connect_peer);
+}
+
+static void
+wgm_export_mesh_iface_init(WgmDBusMeshIface *iface)
+{
+    iface->handle_reset_backoff = handle_reset_backoff;
+    iface->handle_connect_peer  = handle_connect_peer;
+}
+
+static void
+wgm_export_mesh_init(WgmExportMesh *self)
+{
+}
+
+static void
+wgm_export_mesh_finalize(GObject *object)
+{
+    WgmExportMesh *self = WGM_EXPORT_MESH(object);
+
+    g_clear_object(&self->mesh);
+    g_clear_object(&self->cancellable);
+    G_OBJECT_CLASS(wgm_export_mesh_parent_class)->finalize(object);
+}
+
+static void
+wgm_export_mesh_class_init(WgmExportMeshClass *klass)
+{
+    G_OBJECT_CLASS(klass)->finalize = wgm_export_mesh_finalize;
+}
+
+static WgmExportMesh *
+wgm_export_mesh_new(WgmMesh *mesh, GCancellable *cancellable)
+{
+    WgmExportMesh *self = g_object_new(WGM_TYPE_EXPORT_MESH, NULL);
+
+    self->mesh        = g_object_ref(mesh);
+    self->cancellable = g_object_ref(cancellable);
+    return self;
+}
+
+/* ---- the export --------------------------------------------------------- */
 
 struct _WgmDBusExport {
     GDBusConnection          *connection;
     WgmMesh                  *mesh;
     gulong                    changed_id;
-    WgmDBusMesh              *mesh_skeleton;
+    gulong                    peers_changed_id;
+    gulong                    peer_added_id;
+    gulong                    peer_removed_id;
+    GCancellable             *cancellable;
+    WgmExportMesh            *mesh_skeleton;
     GDBusObjectManagerServer *manager;
-    GHashTable               *peer_skeletons; /* WgmPeer* -> WgmDBusPeer* (owned) */
+    GHashTable               *peer_objects; /* WgmPeer* -> WgmDBusObjectSkeleton* (owned) */
 };
 
 static char *
@@ -21,8 +207,8 @@ endpoint_string(const WgmPeer *peer)
 {
     char buf[WGM_IP_STRLEN];
 
-    if (peer->has_current_endpoint)
-        return g_strdup(wgm_endpoint_to_string(&peer->current_endpoint, buf));
+    if (peer->has_reported_endpoint)
+        return g_strdup(wgm_endpoint_to_string(&peer->reported_endpoint, buf));
     if (peer->has_endpoint)
         return g_strdup(wgm_endpoint_to_string(&peer->endpoint, buf));
     return g_strdup("");
@@ -42,12 +228,17 @@ allowed_ips_strv(const WgmPeer *peer)
 
 /* Setting a generated property to its current value emits nothing, and the
  * skeleton coalesces the rest into one PropertiesChanged per main-loop
- * iteration: a poll that touches a peer costs at most one signal for it. */
+ * iteration: a poll that touches a peer costs at most one signal for it.
+ * Name and allowed IPs are synced too: a new network map may change them
+ * on a peer that keeps its key (and its object). */
 static void
-sync_peer(WgmDBusPeer *skeleton, WgmPeer *peer)
+sync_peer(WgmDBusPeer *skeleton, const WgmPeer *peer)
 {
     g_autofree char *endpoint = endpoint_string(peer);
+    g_auto(GStrv) allowed_ips = allowed_ips_strv(peer);
 
+    wgm_dbus_peer_set_name(skeleton, peer->name ?: "");
+    wgm_dbus_peer_set_allowed_ips(skeleton, (const char *const *)allowed_ips);
     wgm_dbus_peer_set_state(skeleton, wgm_peer_state_to_string(peer->state));
     wgm_dbus_peer_set_state_since(skeleton, peer->state_since);
     wgm_dbus_peer_set_endpoint(skeleton, endpoint);
@@ -58,51 +249,93 @@ sync_peer(WgmDBusPeer *skeleton, WgmPeer *peer)
     wgm_dbus_peer_set_attempts(skeleton, peer->attempts);
     wgm_dbus_peer_set_next_retry(skeleton, peer->next_retry);
     wgm_dbus_peer_set_last_error(skeleton, peer->last_error ?: "");
-    peer->dirty = FALSE;
 }
 
 static void
 sync_mesh(WgmDBusExport *self)
 {
-    guint n_idle, n_connecting, n_connected;
+    WgmDBusMesh *skeleton = WGM_DBUS_MESH(self->mesh_skeleton);
+    guint        n_idle, n_connecting, n_connected;
 
     wgm_mesh_count_states(self->mesh, &n_idle, &n_connecting, &n_connected);
-    wgm_dbus_mesh_set_listen_port(self->mesh_skeleton, wgm_mesh_get_listen_port(self->mesh));
-    wgm_dbus_mesh_set_peers_idle(self->mesh_skeleton, n_idle);
-    wgm_dbus_mesh_set_peers_connecting(self->mesh_skeleton, n_connecting);
-    wgm_dbus_mesh_set_peers_connected(self->mesh_skeleton, n_connected);
-}
-
-static void
-mesh_changed_cb(WgmMesh *mesh, WgmDBusExport *self)
-{
-    GHashTableIter iter;
-    gpointer       peer, skeleton;
-
-    g_hash_table_iter_init(&iter, self->peer_skeletons);
-    while (g_hash_table_iter_next(&iter, &peer, &skeleton)) {
-        if (((WgmPeer *)peer)->dirty)
-            sync_peer(skeleton, peer);
-    }
-    sync_mesh(self);
+    wgm_dbus_mesh_set_listen_port(skeleton, wgm_mesh_get_listen_port(self->mesh));
+    wgm_dbus_mesh_set_peers_idle(skeleton, n_idle);
+    wgm_dbus_mesh_set_peers_connecting(skeleton, n_connecting);
+    wgm_dbus_mesh_set_peers_connected(skeleton, n_connected);
+    wgm_dbus_mesh_set_last_network_change(skeleton,
+                                          (guint64)wgm_mesh_get_last_network_change(self->mesh));
+    wgm_dbus_mesh_set_backend_restarts(skeleton, wgm_mesh_get_backend_restarts(self->mesh));
 }
 
 static void
 export_peer(WgmDBusExport *self, WgmPeer *peer)
 {
-    g_autofree char *path = g_strdup_printf(WGM_DBUS_PEER_PATH "/%u", peer->object_id);
-    g_autoptr(WgmDBusObjectSkeleton) object = wgm_dbus_object_skeleton_new(path);
-    g_auto(GStrv) allowed_ips               = allowed_ips_strv(peer);
-    WgmDBusPeer *skeleton                   = wgm_dbus_peer_skeleton_new();
+    g_autofree char       *path     = g_strdup_printf(WGM_DBUS_PEER_PATH "/%u", peer->object_id);
+    WgmDBusObjectSkeleton *object   = wgm_dbus_object_skeleton_new(path);
+    g_autoptr(WgmDBusPeer) skeleton = wgm_dbus_peer_skeleton_new();
 
     wgm_dbus_peer_set_public_key(skeleton, peer->public_key_b64);
-    wgm_dbus_peer_set_name(skeleton, peer->name ?: "");
-    wgm_dbus_peer_set_allowed_ips(skeleton, (const char *const *)allowed_ips);
     sync_peer(skeleton, peer);
-
     wgm_dbus_object_skeleton_set_peer(object, skeleton);
+    /* A removed peer's object still at this path is replaced. */
     g_dbus_object_manager_server_export(self->manager, G_DBUS_OBJECT_SKELETON(object));
-    g_hash_table_insert(self->peer_skeletons, peer, skeleton);
+    g_hash_table_insert(self->peer_objects, peer, object);
+}
+
+static void
+mesh_changed_cb(WgmMesh *mesh, WgmDBusExport *self)
+{
+    sync_mesh(self);
+}
+
+static void
+peers_changed_cb(WgmMesh *mesh, gpointer peers_ptr, WgmDBusExport *self)
+{
+    GPtrArray *peers = peers_ptr;
+
+    for (guint i = 0; i < peers->len; i++) {
+        WgmDBusObject *object = g_hash_table_lookup(self->peer_objects, peers->pdata[i]);
+
+        if (object)
+            sync_peer(wgm_dbus_object_peek_peer(object), peers->pdata[i]);
+    }
+}
+
+static void
+peer_added_cb(WgmMesh *mesh, gpointer peer, WgmDBusExport *self)
+{
+    g_return_if_fail(!g_hash_table_contains(self->peer_objects, peer));
+    export_peer(self, peer);
+}
+
+/* The WgmPeer is freed right after this signal: nothing may keep it. */
+static void
+peer_removed_cb(WgmMesh *mesh, gpointer peer, WgmDBusExport *self)
+{
+    GDBusObject *object = g_hash_table_lookup(self->peer_objects, peer);
+    const char  *path;
+    g_autoptr(GDBusObject) current = NULL;
+
+    if (!object)
+        return;
+    path    = g_dbus_object_get_object_path(object);
+    current = g_dbus_object_manager_get_object(G_DBUS_OBJECT_MANAGER(self->manager), path);
+    /* A peer added first at the same path has replaced this object already. */
+    if (current == object)
+        g_dbus_object_manager_server_unexport(self->manager, path);
+    g_hash_table_remove(self->peer_objects, peer);
+}
+
+static void
+connect_signals(WgmDBusExport *self)
+{
+    self->changed_id = g_signal_connect(self->mesh, "changed", G_CALLBACK(mesh_changed_cb), self);
+    self->peers_changed_id =
+        g_signal_connect(self->mesh, "peers-changed", G_CALLBACK(peers_changed_cb), self);
+    self->peer_added_id =
+        g_signal_connect(self->mesh, "peer-added", G_CALLBACK(peer_added_cb), self);
+    self->peer_removed_id =
+        g_signal_connect(self->mesh, "peer-removed", G_CALLBACK(peer_removed_cb), self);
 }
 
 WgmDBusExport *
@@ -112,15 +345,17 @@ wgm_dbus_export_new(GDBusConnection *connection, WgmMesh *mesh, GError **error)
     GPtrArray     *peers   = wgm_mesh_get_peers(mesh);
     WgmBackend    *backend = wgm_mesh_get_backend(mesh);
 
-    self->connection     = g_object_ref(connection);
-    self->mesh           = g_object_ref(mesh);
-    self->peer_skeletons = g_hash_table_new_full(NULL, NULL, NULL, g_object_unref);
+    self->connection   = g_object_ref(connection);
+    self->mesh         = g_object_ref(mesh);
+    self->cancellable  = g_cancellable_new();
+    self->peer_objects = g_hash_table_new_full(NULL, NULL, NULL, g_object_unref);
 
     /* A GDBusObjectManagerServer will not manage an object at its own path,
      * so the Mesh interface is exported directly on the manager's path. */
-    self->mesh_skeleton = wgm_dbus_mesh_skeleton_new();
-    wgm_dbus_mesh_set_interface(self->mesh_skeleton, wgm_backend_get_ifname(backend));
-    wgm_dbus_mesh_set_backend(self->mesh_skeleton, wgm_backend_get_name(backend));
+    self->mesh_skeleton = wgm_export_mesh_new(mesh, self->cancellable);
+    wgm_dbus_mesh_set_interface(WGM_DBUS_MESH(self->mesh_skeleton),
+                                wgm_backend_get_ifname(backend));
+    wgm_dbus_mesh_set_backend(WGM_DBUS_MESH(self->mesh_skeleton), wgm_backend_get_name(backend));
     sync_mesh(self);
     if (!g_dbus_interface_skeleton_export(
             G_DBUS_INTERFACE_SKELETON(self->mesh_skeleton), connection, WGM_DBUS_PATH, error)) {
@@ -134,7 +369,7 @@ wgm_dbus_export_new(GDBusConnection *connection, WgmMesh *mesh, GError **error)
         export_peer(self, peers->pdata[i]);
     g_dbus_object_manager_server_set_connection(self->manager, connection);
 
-    self->changed_id = g_signal_connect(mesh, "changed", G_CALLBACK(mesh_changed_cb), self);
+    connect_signals(self);
     return self;
 }
 
@@ -144,6 +379,10 @@ wgm_dbus_export_free(WgmDBusExport *self)
     if (!self)
         return;
     g_clear_signal_handler(&self->changed_id, self->mesh);
+    g_clear_signal_handler(&self->peers_changed_id, self->mesh);
+    g_clear_signal_handler(&self->peer_added_id, self->mesh);
+    g_clear_signal_handler(&self->peer_removed_id, self->mesh);
+    g_cancellable_cancel(self->cancellable);
     if (self->manager) {
         g_dbus_object_manager_server_set_connection(self->manager, NULL);
         g_clear_object(&self->manager);
@@ -154,7 +393,8 @@ wgm_dbus_export_free(WgmDBusExport *self)
         g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self->mesh_skeleton));
     }
     g_clear_object(&self->mesh_skeleton);
-    g_clear_pointer(&self->peer_skeletons, g_hash_table_unref);
+    g_clear_pointer(&self->peer_objects, g_hash_table_unref);
+    g_clear_object(&self->cancellable);
     g_clear_object(&self->mesh);
     g_clear_object(&self->connection);
     g_free(self);

@@ -64,3 +64,11 @@ wgm_task_return_error_idle(GTask *task, GError *error)
     g_source_attach(source, g_task_get_context(task));
     g_source_unref(source);
 }
+
+char *
+wgm_describe_msec(guint msec)
+{
+    if (msec % 1000 == 0)
+        return g_strdup_printf("%u s", msec / 1000);
+    return g_strdup_printf("%u ms", msec);
+}

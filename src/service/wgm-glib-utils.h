@@ -27,3 +27,6 @@ GError *wgm_backend_error_new(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
  * context rather than now, so no callback runs under the caller's feet
  * (inside a stop() or close(), or a signal handler). */
 void wgm_task_return_error_idle(GTask *task, GError *error);
+
+/* "5 s" for whole seconds, else "250 ms": how messages state time limits. */
+char *wgm_describe_msec(guint msec);

@@ -3,90 +3,87 @@
 
 #include "config.h"
 
-#include "wgm-mesh.h"
+#include "wgm-mesh-private.h"
 
-#include "wgm-resolve.h"
-#include "wgm-settings-keys.h"
+#include <string.h>
 
-/* Polling: fast while a handshake is awaited (100 ms doubling to 1 s), slow
- * otherwise.  At 10,000 peers a full get=1 is ~22 ms in wireguard-go.  The
- * first poll after asking for handshakes comes sooner: on a LAN they
- * complete within a millisecond or two, and "connected" should say so. */
-#define POLL_FIRST_USEC    (10 * G_TIME_SPAN_MILLISECOND)
-#define POLL_FAST_MIN_USEC (100 * G_TIME_SPAN_MILLISECOND)
-#define POLL_FAST_MAX_USEC (1 * G_USEC_PER_SEC)
-#define POLL_SLOW_USEC     (5 * G_USEC_PER_SEC)
+#include "wgm-error.h"
+
+/* wireguard-go restarts: 800 ms, doubling; the backoff is dropped once the
+ * process has stayed up for the crash window. */
+static const WgmBackoffParams crash_params = {
+    .initial      = 800 * G_TIME_SPAN_MILLISECOND,
+    .factor       = 2.0,
+    .jitter       = 0.1,
+    .max_interval = 30 * G_USEC_PER_SEC,
+};
 
 enum {
+    SIGNAL_PEER_ADDED,
+    SIGNAL_PEER_REMOVED,
+    SIGNAL_PEERS_CHANGED,
     SIGNAL_CHANGED,
     SIGNAL_FAILED,
     N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
 
-struct _WgmMesh {
-    GObject parent_instance;
-
-    WgmBackend *backend;
-    gulong      died_id;
-    WgmKey      private_key; /* kept to re-apply the device; wiped in finalize */
-    gint32      config_listen_port;
-    guint       listen_port; /* as WireGuard reports it */
-
-    GHashTable *peers_by_key; /* WgmKey* -> WgmPeer* (not owning) */
-    GPtrArray  *peers;        /* WgmPeer*, owning, profile order */
-
-    GCancellable *cancellable;
-    GSource      *timer; /* the one scheduler source */
-    gint64        next_poll_mono;
-    gint64        poll_interval;
-    gboolean      poll_in_flight;
-    gboolean      apply_in_flight;
-    gint64        kick_pause_until; /* monotonic: no kicks before, after a refused batch */
-    gboolean      running;
-};
-
 G_DEFINE_FINAL_TYPE(WgmMesh, wgm_mesh, G_TYPE_OBJECT)
 
-static void reschedule(WgmMesh *self);
-static void backend_died(WgmMesh *self, const GError *error);
-
-/* Realtime "now" of a monotonic deadline, for the NextRetry property. */
 static gint64
-mono_to_real(gint64 mono)
+glib_mono(gpointer user_data)
 {
-    return g_get_real_time() + (mono - g_get_monotonic_time());
+    return g_get_monotonic_time();
+}
+
+static gint64
+glib_real(gpointer user_data)
+{
+    return g_get_real_time();
 }
 
 /* ---- construction ------------------------------------------------------- */
+
+static void
+add_peer(WgmMesh *self, WgmPeer *peer)
+{
+    g_ptr_array_add(self->peers, peer);
+    g_hash_table_insert(self->peers_by_key, &peer->public_key, peer);
+}
 
 WgmMesh *
 wgm_mesh_new(WgmBackend *backend, const WgmConfig *config)
 {
     WgmMesh *self = g_object_new(WGM_TYPE_MESH, NULL);
-    gint64   now  = g_get_real_time();
+    gint64   now  = wgm_mesh_now_real(self);
 
     self->backend            = g_object_ref(backend);
     self->private_key        = config->private_key;
     self->config_listen_port = config->listen_port;
     self->listen_port        = config->listen_port > 0 ? (guint)config->listen_port : 0;
 
-    for (guint i = 0; i < config->peers->len; i++) {
-        WgmPeer *peer = wgm_peer_new(config, config->peers->pdata[i], now);
-
-        g_ptr_array_add(self->peers, peer);
-        g_hash_table_insert(self->peers_by_key, &peer->public_key, peer);
-    }
+    for (guint i = 0; i < config->peers->len; i++)
+        add_peer(self, wgm_peer_new(config, config->peers->pdata[i], now));
     return self;
+}
+
+void
+wgm_mesh_set_clock(WgmMesh *self, const WgmMeshClock *clock, guint32 seed)
+{
+    g_return_if_fail(!self->timer);
+    self->clock  = *clock;
+    self->driven = TRUE;
+    g_rand_set_seed(self->rand, seed);
 }
 
 static void
 wgm_mesh_init(WgmMesh *self)
 {
-    self->peers_by_key  = g_hash_table_new(wgm_key_hash, wgm_key_equal_func);
-    self->peers         = g_ptr_array_new_with_free_func((GDestroyNotify)wgm_peer_free);
-    self->cancellable   = g_cancellable_new();
-    self->poll_interval = POLL_FAST_MIN_USEC;
+    self->peers_by_key = g_hash_table_new(wgm_key_hash, wgm_key_equal_func);
+    self->peers        = g_ptr_array_new_with_free_func((GDestroyNotify)wgm_peer_free);
+    self->cancellable  = g_cancellable_new();
+    self->clock        = (WgmMeshClock){ glib_mono, glib_real, NULL };
+    self->rand         = g_rand_new();
 }
 
 static void
@@ -108,6 +105,8 @@ wgm_mesh_finalize(GObject *object)
     g_hash_table_unref(self->peers_by_key);
     g_ptr_array_unref(self->peers);
     g_clear_object(&self->cancellable);
+    g_clear_pointer(&self->crash_backoff, wgm_backoff_free);
+    g_rand_free(self->rand);
     G_OBJECT_CLASS(wgm_mesh_parent_class)->finalize(object);
 }
 
@@ -115,29 +114,37 @@ static void
 wgm_mesh_class_init(WgmMeshClass *klass)
 {
     GObjectClass *object_class = G_OBJECT_CLASS(klass);
+    GType         type         = G_TYPE_FROM_CLASS(klass);
 
     object_class->dispose  = wgm_mesh_dispose;
     object_class->finalize = wgm_mesh_finalize;
 
-    signals[SIGNAL_CHANGED] = g_signal_new("changed",
-                                           G_TYPE_FROM_CLASS(klass),
-                                           G_SIGNAL_RUN_LAST,
-                                           0,
-                                           NULL,
-                                           NULL,
-                                           NULL,
-                                           G_TYPE_NONE,
-                                           0);
-    signals[SIGNAL_FAILED]  = g_signal_new("failed",
-                                          G_TYPE_FROM_CLASS(klass),
-                                          G_SIGNAL_RUN_LAST,
-                                          0,
-                                          NULL,
-                                          NULL,
-                                          NULL,
-                                          G_TYPE_NONE,
-                                          1,
-                                          G_TYPE_ERROR);
+    signals[SIGNAL_PEER_ADDED] = g_signal_new(
+        "peer-added", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+    signals[SIGNAL_PEER_REMOVED]  = g_signal_new("peer-removed",
+                                                type,
+                                                G_SIGNAL_RUN_LAST,
+                                                0,
+                                                NULL,
+                                                NULL,
+                                                NULL,
+                                                G_TYPE_NONE,
+                                                1,
+                                                G_TYPE_POINTER);
+    signals[SIGNAL_PEERS_CHANGED] = g_signal_new("peers-changed",
+                                                 type,
+                                                 G_SIGNAL_RUN_LAST,
+                                                 0,
+                                                 NULL,
+                                                 NULL,
+                                                 NULL,
+                                                 G_TYPE_NONE,
+                                                 1,
+                                                 G_TYPE_POINTER);
+    signals[SIGNAL_CHANGED] =
+        g_signal_new("changed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+    signals[SIGNAL_FAILED] = g_signal_new(
+        "failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
 /* ---- accessors ---------------------------------------------------------- */
@@ -164,6 +171,18 @@ guint
 wgm_mesh_get_listen_port(WgmMesh *self)
 {
     return self->listen_port;
+}
+
+gint64
+wgm_mesh_get_last_network_change(WgmMesh *self)
+{
+    return self->last_network_change;
+}
+
+guint
+wgm_mesh_get_backend_restarts(WgmMesh *self)
+{
+    return self->restarts;
 }
 
 void
@@ -218,375 +237,38 @@ wgm_mesh_get_gateway(WgmMesh *self, WgmIpAddr *out)
     return TRUE;
 }
 
-/* ---- the guard ---------------------------------------------------------- */
-
-/* An endpoint that did not resolve (at boot, say, before DNS works) is
- * looked up again after 2 s, then twice as long each time, up to a minute. */
-#define RESOLVE_RETRY_MIN_USEC (2 * G_USEC_PER_SEC)
-#define RESOLVE_RETRY_MAX_USEC (60 * G_USEC_PER_SEC)
-/* After WireGuard refused a batch of kicks, the next batch waits this long. */
-#define KICK_PAUSE_USEC (1 * G_USEC_PER_SEC)
-
-static const char peer_unknown_error[] = "WireGuard does not know this peer";
-
-static void resolve_peer(WgmMesh *self, WgmPeer *peer, GTask *start_task);
-
-static void
-plan_peer(WgmMesh *self, WgmPeer *peer, gint64 now_mono)
+/* The mesh is the one source of change: it reports what changed and clears
+ * its own marks; observers only read. */
+void
+wgm_mesh_emit_changes(WgmMesh *self)
 {
-    gint64 kick = wgm_peer_next_kick(peer, now_mono);
-    gint64 next = kick;
-    gint64 retry;
-
-    if (peer->next_resolve_mono && (!next || peer->next_resolve_mono < next))
-        next = peer->next_resolve_mono;
-    peer->next_kick_mono = kick;
-
-    retry = (next && peer->state == WGM_PEER_STATE_CONNECTING) ? mono_to_real(next) : 0;
-    if (retry / G_USEC_PER_SEC != peer->next_retry / G_USEC_PER_SEC) {
-        peer->next_retry = retry;
-        peer->dirty      = TRUE;
-    }
-}
-
-/* What a batch of kicks changed, to undo it if WireGuard refuses. */
-typedef struct {
-    WgmPeer *peer;
-    gint64   last_kick_mono;
-    gint64   attempt_since;
-    guint    attempts;
-    gboolean endpoint_pending;
-} KickUndo;
-
-typedef struct {
-    WgmMesh *self;
-    GArray  *undo; /* of KickUndo */
-} KickBatch;
-
-static void
-apply_kicks_cb(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-    KickBatch *batch        = user_data;
-    WgmMesh   *self         = batch->self;
-    g_autoptr(GError) error = NULL;
-
-    self->apply_in_flight = FALSE;
-    if (!wgm_backend_apply_finish(WGM_BACKEND(source), result, &error) && self->running
-        && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        gint64 now_mono = g_get_monotonic_time();
-
-        /* Nothing was asked of WireGuard: no attempt to count, and the
-         * kicks are due again after a short pause. */
-        g_warning("asking WireGuard for handshakes failed: %s", error->message);
-        for (guint i = 0; i < batch->undo->len; i++) {
-            const KickUndo *u = &g_array_index(batch->undo, KickUndo, i);
-
-            u->peer->last_kick_mono   = u->last_kick_mono;
-            u->peer->attempt_since    = u->attempt_since;
-            u->peer->attempts         = u->attempts;
-            u->peer->endpoint_pending = u->endpoint_pending;
-            u->peer->dirty            = TRUE;
-            plan_peer(self, u->peer, now_mono);
-        }
-        self->kick_pause_until = now_mono + KICK_PAUSE_USEC;
-    }
-    if (self->running)
-        reschedule(self);
-    g_array_unref(batch->undo);
-    g_object_unref(self);
-    g_free(batch);
-}
-
-/* One transaction for every peer whose kick is due. */
-static void
-kick_due_peers(WgmMesh *self, gint64 now_mono)
-{
-    g_autoptr(WgmDeviceUpdate) update = NULL;
-    KickBatch *batch;
-
-    if (self->apply_in_flight || now_mono < self->kick_pause_until)
-        return;
-
-    batch       = g_new0(KickBatch, 1);
-    batch->undo = g_array_new(FALSE, FALSE, sizeof(KickUndo));
-    for (guint i = 0; i < self->peers->len; i++) {
-        WgmPeer       *peer = self->peers->pdata[i];
-        WgmPeerUpdate *pu;
-        KickUndo       undo;
-
-        if (!peer->next_kick_mono || peer->next_kick_mono > now_mono)
-            continue;
-        if (!update)
-            update = wgm_device_update_new();
-        pu                       = wgm_device_update_add_peer(update, &peer->public_key);
-        pu->persistent_keepalive = peer->persistent_keepalive;
-        pu->kick                 = TRUE;
-        /* Only a newly resolved endpoint: setting it again would undo
-         * WireGuard's roaming to where the peer really is. */
-        if (peer->endpoint_pending) {
-            pu->has_endpoint = TRUE;
-            pu->endpoint     = peer->endpoint;
-        }
-        undo = (KickUndo){
-            .peer             = peer,
-            .last_kick_mono   = peer->last_kick_mono,
-            .attempt_since    = peer->attempt_since,
-            .attempts         = peer->attempts,
-            .endpoint_pending = peer->endpoint_pending,
-        };
-        g_array_append_val(batch->undo, undo);
-        wgm_peer_kicked(peer, now_mono);
-        peer->endpoint_pending = FALSE;
-        wgm_peer_debug(peer,
-                       "asking WireGuard for a handshake (%s)",
-                       peer->state == WGM_PEER_STATE_CONNECTED ? "refresh" : "attempt");
-        plan_peer(self, peer, now_mono);
-    }
-    if (!update) {
-        g_array_unref(batch->undo);
-        g_free(batch);
-        return;
-    }
-
-    self->poll_interval   = POLL_FAST_MIN_USEC;
-    self->next_poll_mono  = MIN(self->next_poll_mono, now_mono + POLL_FIRST_USEC);
-    self->apply_in_flight = TRUE;
-    batch->self           = g_object_ref(self);
-    wgm_backend_apply_async(self->backend, update, self->cancellable, apply_kicks_cb, batch);
-}
-
-/* Polling is fast only while WireGuard is trying a handshake we asked for
- * (it gives up after 90 s); a peer that can only wait to be contacted, or
- * whose endpoint does not resolve, does not keep the mesh polling fast. */
-static gboolean
-any_peer_awaiting_handshake(WgmMesh *self, gint64 now_mono)
-{
-    for (guint i = 0; i < self->peers->len; i++) {
-        const WgmPeer *peer = self->peers->pdata[i];
-
-        if (peer->state == WGM_PEER_STATE_CONNECTING && peer->last_kick_mono
-            && now_mono - peer->last_kick_mono < WGM_RETRY_CONNECTING_USEC)
-            return TRUE;
-    }
-    return FALSE;
-}
-
-/* States follow the clock even when a poll fails: a peer whose handshake
- * grows old stops being Connected whether or not WireGuard answers. */
-static gboolean
-update_states(WgmMesh *self, gint64 now_real, gint64 now_mono)
-{
-    gboolean changed = FALSE;
+    g_autoptr(GPtrArray) changed = NULL;
 
     for (guint i = 0; i < self->peers->len; i++) {
         WgmPeer *peer = self->peers->pdata[i];
 
-        wgm_peer_update_state(peer, now_real, now_mono);
-        plan_peer(self, peer, now_mono);
-        changed |= peer->dirty;
-    }
-    return changed;
-}
-
-static void
-poll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-    WgmMesh *self                   = user_data;
-    g_autoptr(GError) error         = NULL;
-    g_autoptr(WgmDeviceStats) stats = NULL;
-    g_autoptr(GHashTable) seen      = NULL;
-    gint64   now_real;
-    gint64   now_mono;
-    gboolean changed = FALSE;
-
-    self->poll_in_flight = FALSE;
-    stats                = wgm_backend_get_stats_finish(WGM_BACKEND(source), result, &error);
-    if (!self->running)
-        goto out;
-
-    now_real = g_get_real_time();
-    now_mono = g_get_monotonic_time();
-
-    if (!stats) {
-        /* A dying backend reports through "died"; anything else is logged
-         * and the next poll tries again. */
-        g_warning("reading WireGuard peer statistics failed: %s", error->message);
-        self->next_poll_mono = now_mono + POLL_SLOW_USEC;
-        if (update_states(self, now_real, now_mono))
-            g_signal_emit(self, signals[SIGNAL_CHANGED], 0);
-        goto out;
-    }
-
-    if (stats->listen_port > 0 && (guint)stats->listen_port != self->listen_port) {
-        self->listen_port = stats->listen_port;
-        changed           = TRUE;
-    }
-
-    seen = g_hash_table_new(NULL, NULL);
-    for (guint i = 0; i < stats->peers->len; i++) {
-        const WgmPeerStats *ps   = &g_array_index(stats->peers, WgmPeerStats, i);
-        WgmPeer            *peer = wgm_mesh_lookup_peer(self, &ps->public_key);
-
-        if (!peer)
+        if (!peer->dirty)
             continue;
-        g_hash_table_add(seen, peer);
-        wgm_peer_update_from_stats(peer, ps, now_real, now_mono);
+        if (!changed)
+            changed = g_ptr_array_new();
+        g_ptr_array_add(changed, peer);
+        peer->dirty = FALSE;
     }
-    for (guint i = 0; i < self->peers->len; i++) {
-        WgmPeer *peer  = self->peers->pdata[i];
-        gboolean known = g_hash_table_contains(seen, peer);
-
-        if (!known)
-            wgm_peer_set_error(peer, peer_unknown_error);
-        else if (g_strcmp0(peer->last_error, peer_unknown_error) == 0)
-            wgm_peer_set_error(peer, NULL);
-    }
-    changed |= update_states(self, now_real, now_mono);
-
-    if (any_peer_awaiting_handshake(self, now_mono)) {
-        self->next_poll_mono = now_mono + self->poll_interval;
-        self->poll_interval  = MIN(self->poll_interval * 2, POLL_FAST_MAX_USEC);
-    } else {
-        self->next_poll_mono = now_mono + POLL_SLOW_USEC;
-        self->poll_interval  = POLL_FAST_MIN_USEC;
-    }
-
     if (changed)
-        g_signal_emit(self, signals[SIGNAL_CHANGED], 0);
-
-out:
-    if (self->running)
-        reschedule(self);
-    g_object_unref(self);
-}
-
-static gboolean
-timer_dispatch(gpointer user_data)
-{
-    WgmMesh *self     = user_data;
-    gint64   now_mono = g_get_monotonic_time();
-
-    for (guint i = 0; i < self->peers->len; i++) {
-        WgmPeer *peer = self->peers->pdata[i];
-
-        if (peer->next_resolve_mono && peer->next_resolve_mono <= now_mono && !peer->resolving)
-            resolve_peer(self, peer, NULL);
-    }
-
-    kick_due_peers(self, now_mono);
-
-    if (!self->poll_in_flight && self->next_poll_mono <= now_mono) {
-        self->poll_in_flight = TRUE;
-        self->next_poll_mono = G_MAXINT64;
-        wgm_backend_get_stats_async(self->backend, self->cancellable, poll_cb, g_object_ref(self));
-    }
-
-    reschedule(self);
-    return G_SOURCE_CONTINUE;
-}
-
-/* A source with nothing but a ready time: re-arming it is one
- * g_source_set_ready_time(), whatever the number of peers. */
-static gboolean
-timer_source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
-{
-    g_source_set_ready_time(source, -1);
-    return callback(user_data);
-}
-
-static GSourceFuncs timer_source_funcs = {
-    .dispatch = timer_source_dispatch,
-};
-
-/* Re-arms the one timer to the earliest deadline of the poll, all kicks and
- * all endpoint lookups. */
-static void
-reschedule(WgmMesh *self)
-{
-    gint64 deadline = self->poll_in_flight ? G_MAXINT64 : self->next_poll_mono;
-
-    for (guint i = 0; i < self->peers->len; i++) {
-        const WgmPeer *peer = self->peers->pdata[i];
-
-        if (peer->next_kick_mono && !self->apply_in_flight)
-            deadline = MIN(deadline, MAX(peer->next_kick_mono, self->kick_pause_until));
-        if (peer->next_resolve_mono && !peer->resolving)
-            deadline = MIN(deadline, peer->next_resolve_mono);
-    }
-    if (self->timer)
-        g_source_set_ready_time(self->timer, deadline == G_MAXINT64 ? -1 : deadline);
-}
-
-/* ---- endpoints ---------------------------------------------------------- */
-
-typedef struct {
-    WgmMesh *self;
-    WgmPeer *peer; /* lives as long as the mesh */
-    GTask   *start_task;
-} Resolve;
-
-static void start_step_done(GTask *task);
-
-static void
-resolved_cb(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-    Resolve *r              = user_data;
-    WgmMesh *self           = r->self;
-    WgmPeer *peer           = r->peer;
-    g_autoptr(GError) error = NULL;
-    WgmEndpoint endpoint;
-
-    peer->resolving = FALSE;
-    if (wgm_endpoint_resolve_finish(result, &endpoint, &error)) {
-        peer->endpoint         = endpoint;
-        peer->has_endpoint     = TRUE;
-        peer->resolve_interval = 0;
-        /* After start, the next kick hands it to WireGuard. */
-        peer->endpoint_pending = r->start_task == NULL;
-        if (peer->last_error && g_str_has_prefix(peer->last_error, WGM_PEER_FIELD_ENDPOINT ": "))
-            wgm_peer_set_error(peer, NULL);
-    } else if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        g_autofree char *msg = g_strdup_printf(WGM_PEER_FIELD_ENDPOINT ": %s", error->message);
-
-        peer->resolve_interval =
-            CLAMP(peer->resolve_interval * 2, RESOLVE_RETRY_MIN_USEC, RESOLVE_RETRY_MAX_USEC);
-        wgm_peer_warning(
-            peer, "%s; trying again in %d s", msg, (int)(peer->resolve_interval / G_USEC_PER_SEC));
-        wgm_peer_set_error(peer, msg);
-        peer->next_resolve_mono = g_get_monotonic_time() + peer->resolve_interval;
-    }
-
-    if (r->start_task) {
-        start_step_done(r->start_task);
-    } else if (self->running) {
-        plan_peer(self, peer, g_get_monotonic_time());
-        reschedule(self);
+        g_signal_emit(self, signals[SIGNAL_PEERS_CHANGED], 0, changed);
+    if (changed || self->changed) {
+        self->changed = FALSE;
         g_signal_emit(self, signals[SIGNAL_CHANGED], 0);
     }
-    g_object_unref(self);
-    g_free(r);
 }
 
-static void
-resolve_peer(WgmMesh *self, WgmPeer *peer, GTask *start_task)
-{
-    Resolve *r = g_new0(Resolve, 1);
-
-    r->self                 = g_object_ref(self);
-    r->peer                 = peer;
-    r->start_task           = start_task;
-    peer->resolving         = TRUE;
-    peer->next_resolve_mono = 0;
-    wgm_endpoint_resolve_async(
-        peer->endpoint_host, peer->endpoint_port, self->cancellable, resolved_cb, r);
-}
-
-/* ---- start / stop ------------------------------------------------------- */
+/* ---- start -------------------------------------------------------------- */
 
 typedef struct {
     guint   pending;
     GError *error;
     gint64  apply_started; /* monotonic, for the log */
+    guint   n_kick;
 } StartData;
 
 static void
@@ -615,10 +297,10 @@ initial_apply_cb(GObject *source, GAsyncResult *result, gpointer user_data)
     if (g_task_return_error_if_cancelled(task))
         return;
 
-    self->running        = TRUE;
-    self->next_poll_mono = g_get_monotonic_time() + POLL_FIRST_USEC;
-    reschedule(self);
-    g_signal_emit(self, signals[SIGNAL_CHANGED], 0);
+    self->running  = TRUE;
+    self->up_since = wgm_mesh_now_mono(self);
+    wgm_mesh_sched_start(self);
+    wgm_mesh_emit_changes(self);
     g_task_return_boolean(task, TRUE);
 }
 
@@ -627,44 +309,22 @@ initial_apply_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 apply_initial(GTask *task)
 {
-    WgmMesh   *self                   = g_task_get_source_object(task);
-    StartData *data                   = g_task_get_task_data(task);
-    g_autoptr(WgmDeviceUpdate) update = wgm_device_update_new();
-    gint64 now_mono                   = g_get_monotonic_time();
-    guint  n_kick                     = 0;
-
-    update->has_private_key = TRUE;
-    update->private_key     = self->private_key;
-    update->listen_port     = self->config_listen_port;
-    update->replace_peers   = TRUE;
-
-    for (guint i = 0; i < self->peers->len; i++) {
-        WgmPeer       *peer = self->peers->pdata[i];
-        WgmPeerUpdate *pu   = wgm_device_update_add_peer(update, &peer->public_key);
-
-        wgm_peer_fill_update(peer, pu);
-        if (peer->wanted) {
-            peer->attempt_since = now_mono;
-            if (peer->has_endpoint) {
-                pu->kick = TRUE;
-                wgm_peer_kicked(peer, now_mono);
-                n_kick++;
-            }
-        }
-        plan_peer(self, peer, now_mono);
-    }
+    WgmMesh   *self = g_task_get_source_object(task);
+    StartData *data = g_task_get_task_data(task);
+    g_autoptr(WgmDeviceUpdate) update =
+        wgm_mesh_build_full_update(self, wgm_mesh_now_mono(self), &data->n_kick);
 
     g_message("applying %u peers in one transaction (%u asked to handshake now)",
               self->peers->len,
-              n_kick);
+              data->n_kick);
     data->apply_started   = g_get_monotonic_time();
     self->apply_in_flight = TRUE;
     wgm_backend_apply_async(
         self->backend, update, g_task_get_cancellable(task), initial_apply_cb, task);
 }
 
-static void
-start_step_done(GTask *task)
+void
+wgm_mesh_start_step_done(GTask *task)
 {
     StartData *data = g_task_get_task_data(task);
 
@@ -691,7 +351,7 @@ backend_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
         else
             data->error = error;
     }
-    start_step_done(task);
+    wgm_mesh_start_step_done(task);
 }
 
 void
@@ -711,13 +371,8 @@ wgm_mesh_start_async(WgmMesh            *self,
     g_task_set_source_tag(task, wgm_mesh_start_async);
     g_task_set_task_data(task, data, (GDestroyNotify)start_data_free);
 
-    self->timer = g_source_new(&timer_source_funcs, sizeof(GSource));
-    g_source_set_callback(self->timer, timer_dispatch, self, NULL);
-    g_source_set_static_name(self->timer, "wgm-mesh-scheduler");
-    g_source_set_ready_time(self->timer, -1);
-    g_source_attach(self->timer, g_main_context_get_thread_default());
-
-    self->died_id = g_signal_connect_swapped(self->backend, "died", G_CALLBACK(backend_died), self);
+    self->died_id =
+        g_signal_connect_swapped(self->backend, "died", G_CALLBACK(wgm_mesh_backend_died), self);
 
     /* The backend comes up while names resolve; the transaction waits for both. */
     data->pending = 1;
@@ -727,7 +382,7 @@ wgm_mesh_start_async(WgmMesh            *self,
         if (!peer->endpoint_host)
             continue;
         data->pending++;
-        resolve_peer(self, peer, task);
+        wgm_mesh_resolve_peer(self, peer, task);
     }
 
     wgm_backend_start_async(self->backend, cancellable, backend_started_cb, task);
@@ -740,20 +395,278 @@ wgm_mesh_start_finish(WgmMesh *self, GAsyncResult *result, GError **error)
     return g_task_propagate_boolean(G_TASK(result), error);
 }
 
-static void
-backend_died(WgmMesh *self, const GError *error)
-{
-    gboolean was_running = self->running;
+/* ---- the backend's guard ------------------------------------------------ */
 
-    wgm_mesh_stop(self);
-    if (was_running)
-        g_signal_emit(self, signals[SIGNAL_FAILED], 0, error);
+static void restart_failed(WgmMesh *self, const GError *error);
+
+static void
+restart_apply_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    WgmMesh *self           = user_data;
+    g_autoptr(GError) error = NULL;
+
+    self->apply_in_flight = FALSE;
+    if (!wgm_backend_apply_finish(WGM_BACKEND(source), result, &error)) {
+        /* (A death already counted has set restart_at again.) */
+        if (self->restarting && self->restart_at == 0
+            && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            restart_failed(self, error);
+        g_object_unref(self);
+        return;
+    }
+    if (self->restarting && self->restart_at == 0) {
+        self->restarting = FALSE;
+        self->running    = TRUE;
+        self->up_since   = wgm_mesh_now_mono(self);
+        self->restarts++;
+        self->changed = TRUE;
+        g_message("wireguard-go restarted (restart %u); all %u peers re-applied in one transaction",
+                  self->restarts,
+                  self->peers->len);
+        wgm_mesh_sched_start(self);
+        wgm_mesh_emit_changes(self);
+    }
+    g_object_unref(self);
 }
+
+static void
+restart_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    WgmMesh *self                     = user_data;
+    g_autoptr(GError) error           = NULL;
+    g_autoptr(WgmDeviceUpdate) update = NULL;
+    guint n_kick                      = 0;
+
+    if (!wgm_backend_start_finish(WGM_BACKEND(source), result, &error)) {
+        if (self->restarting && self->restart_at == 0
+            && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            restart_failed(self, error);
+        g_object_unref(self);
+        return;
+    }
+    if (!self->restarting || self->restart_at != 0) {
+        g_object_unref(self);
+        return;
+    }
+    /* The whole configuration again, on the port the peers know us by. */
+    update = wgm_mesh_build_full_update(self, wgm_mesh_now_mono(self), &n_kick);
+    if (self->listen_port > 0)
+        update->listen_port = self->listen_port;
+    self->apply_in_flight = TRUE;
+    wgm_backend_apply_async(self->backend, update, self->cancellable, restart_apply_cb, self);
+}
+
+/* Called by the scheduler when restart_at is due. */
+void
+wgm_mesh_restart_backend(WgmMesh *self)
+{
+    self->restart_at = 0;
+    g_message("restarting wireguard-go for %s", wgm_backend_get_ifname(self->backend));
+    wgm_backend_start_async(
+        self->backend, self->cancellable, restart_started_cb, g_object_ref(self));
+}
+
+static void
+fail(WgmMesh *self, const GError *error)
+{
+    wgm_mesh_stop(self);
+    g_signal_emit(self, signals[SIGNAL_FAILED], 0, error);
+}
+
+/* The backend died (or a restart failed) at @now: count it, give up after
+ * WGM_MESH_MAX_CRASHES within the window, else restart after a backoff. */
+static void
+crashed(WgmMesh *self, const GError *error)
+{
+    gint64 now = wgm_mesh_now_mono(self);
+    gint64 delay;
+
+    /* Up for a whole window since the last restart: that was a success. */
+    if (self->crash_backoff && self->up_since && now - self->up_since >= WGM_MESH_CRASH_WINDOW_USEC)
+        g_clear_pointer(&self->crash_backoff, wgm_backoff_free);
+
+    memmove(&self->crashes[1], &self->crashes[0], sizeof(self->crashes) - sizeof(self->crashes[0]));
+    self->crashes[0] = now;
+    if (self->crashes[WGM_MESH_MAX_CRASHES - 1]
+        && now - self->crashes[WGM_MESH_MAX_CRASHES - 1] < WGM_MESH_CRASH_WINDOW_USEC) {
+        g_autoptr(GError) final = g_error_new(WGM_ERROR,
+                                              WGM_ERROR_BACKEND,
+                                              "wireguard-go died %d times within %d s, giving up; "
+                                              "last: %s",
+                                              WGM_MESH_MAX_CRASHES,
+                                              (int)(WGM_MESH_CRASH_WINDOW_USEC / G_USEC_PER_SEC),
+                                              error->message);
+
+        g_warning("%s", final->message);
+        fail(self, final);
+        return;
+    }
+
+    if (!self->crash_backoff)
+        self->crash_backoff = wgm_backoff_new(&crash_params, now, self->rand);
+    delay = wgm_backoff_next(self->crash_backoff, now, self->rand);
+    g_warning("%s; restarting it in %.1f s", error->message, delay / (double)G_USEC_PER_SEC);
+    self->restarting = TRUE;
+    self->restart_at = now + delay;
+    self->up_since   = 0;
+    self->changed    = TRUE;
+    wgm_mesh_reschedule(self);
+    wgm_mesh_emit_changes(self);
+}
+
+static void
+restart_failed(WgmMesh *self, const GError *error)
+{
+    g_autoptr(GError) e = g_error_new(
+        WGM_ERROR, WGM_ERROR_BACKEND, "restarting wireguard-go failed: %s", error->message);
+
+    /* Whatever half-started goes before the next try. */
+    self->generation++;
+    crashed(self, e);
+}
+
+void
+wgm_mesh_backend_died(WgmMesh *self, const GError *error)
+{
+    if (!self->running && !self->restarting)
+        return; /* during start: the start reports it */
+    /* Late callbacks of the dead backend must not act on the next one. */
+    self->generation++;
+    self->running         = FALSE;
+    self->poll_in_flight  = FALSE;
+    self->apply_in_flight = FALSE;
+    crashed(self, error);
+}
+
+/* ---- the peer set as a diff -------------------------------------------- */
+
+static gboolean
+prefixes_equal(GArray *a, GArray *b)
+{
+    return a->len == b->len && memcmp(a->data, b->data, (gsize)a->len * sizeof(WgmIpPrefix)) == 0;
+}
+
+/* Takes @pc's settings into @peer; returns TRUE if WireGuard must hear of it. */
+static gboolean
+update_peer(WgmPeer *peer, const WgmConfig *config, const WgmPeerConfig *pc)
+{
+    gboolean wg_changed = FALSE;
+
+    if (g_strcmp0(peer->endpoint_host, pc->endpoint_host) != 0
+        || peer->endpoint_port != pc->endpoint_port) {
+        WgmIpAddr literal;
+
+        g_free(peer->endpoint_host);
+        peer->endpoint_host = g_strdup(pc->endpoint_host);
+        peer->endpoint_port = pc->endpoint_port;
+        peer->endpoint_is_name =
+            pc->endpoint_host && !wgm_ip_addr_parse(pc->endpoint_host, &literal);
+        g_clear_pointer(&peer->resolved, g_array_unref);
+        peer->has_endpoint = FALSE;
+        wg_changed         = TRUE;
+    }
+    if (!prefixes_equal(peer->allowed_ips, pc->allowed_ips)) {
+        g_array_set_size(peer->allowed_ips, 0);
+        g_array_append_vals(peer->allowed_ips, pc->allowed_ips->data, pc->allowed_ips->len);
+        wg_changed = TRUE;
+    }
+    if (peer->persistent_keepalive != pc->persistent_keepalive
+        || peer->has_preshared_key != pc->has_preshared_key
+        || (pc->has_preshared_key && !wgm_key_equal(&peer->preshared_key, &pc->preshared_key))) {
+        peer->persistent_keepalive = pc->persistent_keepalive;
+        peer->has_preshared_key    = pc->has_preshared_key;
+        wgm_key_wipe(&peer->preshared_key);
+        if (pc->has_preshared_key)
+            peer->preshared_key = pc->preshared_key;
+        wg_changed = TRUE;
+    }
+    if (g_strcmp0(peer->name, pc->name) != 0) {
+        g_free(peer->name);
+        peer->name = g_strdup(pc->name);
+    }
+    peer->give_up_after = (gint64)wgm_peer_config_give_up_after(config, pc) * G_USEC_PER_SEC;
+    peer->dirty         = TRUE;
+    return wg_changed;
+}
+
+static void
+set_peers_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    WgmMesh *self           = user_data;
+    g_autoptr(GError) error = NULL;
+
+    if (!wgm_backend_apply_finish(WGM_BACKEND(source), result, &error)
+        && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && self->running) {
+        g_autoptr(GError) e = g_error_new(
+            WGM_ERROR, WGM_ERROR_BACKEND, "applying a new peer set failed: %s", error->message);
+
+        /* wireguard-go applies a refused set half-way: start it afresh and
+         * re-apply everything, as after a crash. */
+        wgm_mesh_backend_died(self, e);
+        wgm_backend_stop(self->backend);
+    }
+    g_object_unref(self);
+}
+
+void
+wgm_mesh_set_peers(WgmMesh *self, const WgmConfig *config)
+{
+    g_autoptr(WgmDeviceUpdate) update = wgm_device_update_new();
+    g_autoptr(GHashTable) keep        = g_hash_table_new(NULL, NULL);
+    gint64 now_mono                   = wgm_mesh_now_mono(self);
+    gint64 now_real                   = wgm_mesh_now_real(self);
+
+    for (guint i = 0; i < config->peers->len; i++) {
+        const WgmPeerConfig *pc    = config->peers->pdata[i];
+        WgmPeer             *peer  = wgm_mesh_lookup_peer(self, &pc->public_key);
+        gboolean             added = peer == NULL;
+
+        if (added) {
+            peer = wgm_peer_new(config, pc, now_real);
+            add_peer(self, peer);
+            g_signal_emit(self, signals[SIGNAL_PEER_ADDED], 0, peer);
+        } else if (!update_peer(peer, config, pc)) {
+            g_hash_table_add(keep, peer);
+            continue;
+        }
+        g_hash_table_add(keep, peer);
+        /* An address is known now; a name is looked up (the guard retries). */
+        if (peer->endpoint_host && !peer->has_endpoint && !peer->endpoint_is_name)
+            wgm_peer_set_literal_endpoint(peer);
+        else if (peer->endpoint_is_name && !peer->has_endpoint && !peer->resolving)
+            wgm_mesh_resolve_peer(self, peer, NULL);
+        wgm_peer_fill_update(peer, wgm_device_update_add_peer(update, &peer->public_key));
+        peer->endpoint_pending = FALSE;
+        if (peer->wanted && peer->state != WGM_PEER_STATE_CONNECTED)
+            wgm_peer_begin_attempt(peer, now_mono, TRUE);
+        wgm_mesh_plan_peer(self, peer, now_mono);
+    }
+    /* Sweep: peers no longer in the set leave WireGuard and D-Bus. */
+    for (guint i = self->peers->len; i-- > 0;) {
+        WgmPeer *peer = self->peers->pdata[i];
+
+        if (g_hash_table_contains(keep, peer))
+            continue;
+        wgm_device_update_add_peer(update, &peer->public_key)->remove = TRUE;
+        g_signal_emit(self, signals[SIGNAL_PEER_REMOVED], 0, peer);
+        g_hash_table_remove(self->peers_by_key, &peer->public_key);
+        g_ptr_array_remove_index(self->peers, i);
+    }
+    g_message("peer set changed: %u entries for WireGuard in one transaction", update->peers->len);
+    if (update->peers->len > 0 && self->running)
+        wgm_backend_apply_async(
+            self->backend, update, self->cancellable, set_peers_cb, g_object_ref(self));
+    wgm_mesh_emit_changes(self);
+    wgm_mesh_reschedule(self);
+}
+
+/* ---- stop --------------------------------------------------------------- */
 
 void
 wgm_mesh_stop(WgmMesh *self)
 {
-    self->running = FALSE;
+    self->running    = FALSE;
+    self->restarting = FALSE;
     g_cancellable_cancel(self->cancellable);
     if (self->timer) {
         g_source_destroy(self->timer);

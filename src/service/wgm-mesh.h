@@ -13,6 +13,20 @@
 #define WGM_TYPE_MESH (wgm_mesh_get_type())
 G_DECLARE_FINAL_TYPE(WgmMesh, wgm_mesh, WGM, MESH, GObject)
 
+/* Where the mesh reads time (monotonic for every decision, realtime only
+ * for what D-Bus shows).  Tests pass a fake one and drive the scheduler
+ * with wgm_mesh_dispatch(), without sleeping. */
+typedef struct {
+    gint64 (*now_mono)(gpointer user_data);
+    gint64 (*now_real)(gpointer user_data);
+    gpointer user_data;
+} WgmMeshClock;
+
+/* wireguard-go dying this many times within WGM_MESH_CRASH_WINDOW_USEC
+ * ends the connection. */
+#define WGM_MESH_MAX_CRASHES       5
+#define WGM_MESH_CRASH_WINDOW_USEC (60 * G_USEC_PER_SEC)
+
 /* Takes a reference on @backend; copies what it needs from @config
  * (including the private key, wiped when the mesh is finalized). */
 WgmMesh *wgm_mesh_new(WgmBackend *backend, const WgmConfig *config);
@@ -24,6 +38,15 @@ void     wgm_mesh_start_async(WgmMesh            *self,
                               GAsyncReadyCallback callback,
                               gpointer            user_data);
 gboolean wgm_mesh_start_finish(WgmMesh *self, GAsyncResult *result, GError **error);
+
+/* Before start: @clock instead of GLib's clocks, @seed for the jitter; the
+ * mesh's own timer then stays off and the caller runs wgm_mesh_dispatch(). */
+void wgm_mesh_set_clock(WgmMesh *self, const WgmMeshClock *clock, guint32 seed);
+/* The scheduler's next deadline on the mesh's monotonic clock, G_MAXINT64
+ * for none; wgm_mesh_dispatch() does whatever is due now (the timer calls
+ * it; tests may too). */
+gint64 wgm_mesh_get_next_deadline(WgmMesh *self);
+void   wgm_mesh_dispatch(WgmMesh *self);
 
 /* Stops polling and the backend (interface and helper process go away). */
 void wgm_mesh_stop(WgmMesh *self);

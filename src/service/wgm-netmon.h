@@ -23,8 +23,16 @@ G_DECLARE_FINAL_TYPE(WgmNetmon, wgm_netmon, WGM, NETMON, GObject)
 
 /* @bus: the system bus connection to watch NetworkManager and logind on
  * (the plugin passes its own).  @ignore_ifname: the mesh's interface, or
- * NULL.  Starts watching at once (asynchronously). */
+ * NULL; its device, the connection on it and a VPN connection of our own
+ * service type never count.  @debounce_ms: the quiet time (a burst that
+ * goes on is reported after ten quiet times at the latest).  Starts
+ * watching at once (asynchronously); dropping the monitor stops everything,
+ * also a start still under way. */
 WgmNetmon *wgm_netmon_new(GDBusConnection *bus, const char *ignore_ifname, guint debounce_ms);
 
 /* Signal "network-changed" (const char *what): after the quiet time; @what
- * says what changed, e.g. "primary connection eth0 -> wlan0, resume". */
+ * says what changed, each thing once, in the order first seen, e.g.
+ * "primary connection eth0 -> wlan0, connectivity full, ip config of eth0,
+ * resume".  The primary connection and the connectivity are compared with
+ * the last report when the quiet time ends: back where they were, they are
+ * no change. */

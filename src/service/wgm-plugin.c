@@ -13,6 +13,7 @@
 #include "wgm-dbus-export.h"
 #include "wgm-error.h"
 #include "wgm-mesh.h"
+#include "wgm-netmon.h"
 #include "wgm-settings-keys.h"
 
 struct _WgmPlugin {
@@ -22,7 +23,8 @@ struct _WgmPlugin {
     GCancellable *cancellable;
     WgmMesh      *mesh;
     WgmDBusExport *export;
-    gulong failed_id;
+    gulong     failed_id;
+    WgmNetmon *netmon; /* network changes reset the mesh's guards */
 
     /* What SetConfig/SetIp4Config/SetIp6Config will say, computed from the
      * profile at Connect (no secrets in here). */
@@ -191,6 +193,7 @@ teardown(WgmPlugin *self)
         g_cancellable_cancel(self->cancellable);
         g_clear_object(&self->cancellable);
     }
+    g_clear_object(&self->netmon);
     g_clear_pointer(&self->export, wgm_dbus_export_free);
     if (self->mesh) {
         g_clear_signal_handler(&self->failed_id, self->mesh);
@@ -208,6 +211,13 @@ mesh_failed_cb(WgmMesh *mesh, const GError *error, WgmPlugin *self)
     g_warning("the mesh failed: %s", error->message);
     nm_vpn_service_plugin_failure(NM_VPN_SERVICE_PLUGIN(self),
                                   NM_VPN_PLUGIN_FAILURE_CONNECT_FAILED);
+}
+
+static void
+network_changed_cb(WgmNetmon *netmon, const char *what, WgmPlugin *self)
+{
+    if (self->mesh)
+        wgm_mesh_network_changed(self->mesh, what);
 }
 
 static void
@@ -245,6 +255,12 @@ mesh_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
               wgm_backend_get_ifname(wgm_mesh_get_backend(self->mesh)),
               wgm_mesh_get_peers(self->mesh)->len,
               wgm_ip_addr_to_string(&gateway, buf));
+    /* Watched from now on, so the mesh coming up is not a change; changes
+     * of its own interface never are. */
+    self->netmon = wgm_netmon_new(nm_vpn_service_plugin_get_connection(NM_VPN_SERVICE_PLUGIN(self)),
+                                  wgm_backend_get_ifname(wgm_mesh_get_backend(self->mesh)),
+                                  WGM_NETMON_DEBOUNCE_MS);
+    g_signal_connect(self->netmon, "network-changed", G_CALLBACK(network_changed_cb), self);
     nm_vpn_service_plugin_set_config(NM_VPN_SERVICE_PLUGIN(self),
                                      build_generic_config(self, &gateway));
     if (self->ip4_config)

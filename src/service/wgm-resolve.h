@@ -18,3 +18,6 @@ void wgm_endpoint_resolve_async(const char         *host,
 /* The error says which name failed and why, e.g.
  * "cannot resolve \"peer.example.org\": Name or service not known". */
 gboolean wgm_endpoint_resolve_finish(GAsyncResult *result, WgmEndpoint *out, GError **error);
+/* Every address of the name (a literal gives one), IPv4 first, without
+ * duplicates: a GArray of WgmEndpoint, never empty. */
+GArray *wgm_endpoint_resolve_all_finish(GAsyncResult *result, GError **error);

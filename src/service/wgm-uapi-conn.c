@@ -65,8 +65,16 @@ struct _WgmUapiConn {
     GQueue             waiters; /* Waiter*, for the attempt under way */
     GQueue             ops;     /* Op*, waiting to be sent */
     Op                *current;
-    guint8            *read_buf; /* READ_BUF_SIZE; GObject instances must stay < 64 KiB */
+    guint8            *read_buf;   /* READ_BUF_SIZE; GObject instances must stay < 64 KiB */
+    guint              unanswered; /* requests timed out since the last reply */
 };
+
+enum {
+    SIGNAL_UNANSWERED,
+    N_SIGNALS,
+};
+
+static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE(WgmUapiConn, wgm_uapi_conn, G_TYPE_OBJECT)
 
@@ -211,6 +219,7 @@ read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
                                         n - consumed));
             return;
         }
+        self->unanswered = 0;
         finish_op(self, NULL);
         break;
     case WGM_UAPI_READER_ERROR:
@@ -219,7 +228,9 @@ read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
             return;
         }
         /* errno != 0: in step, but the rest of a failed set may still be
-         * unread on the other side (see the top of this file). */
+         * unread on the other side (see the top of this file).  A reply all
+         * the same: wireguard-go is alive. */
+        self->unanswered = 0;
         g_debug("wireguard-go[%s]: %s", self->ifname, error->message);
         drop_connection(self);
         finish_op(self, error);
@@ -392,14 +403,6 @@ wgm_uapi_conn_connect_finish(WgmUapiConn *self, GAsyncResult *result, GError **e
 
 /* ---- the queue ---------------------------------------------------------- */
 
-static char *
-describe_timeout(guint timeout_ms)
-{
-    if (timeout_ms % 1000 == 0)
-        return g_strdup_printf("%u s", timeout_ms / 1000);
-    return g_strdup_printf("%u ms", timeout_ms);
-}
-
 /* The request in flight went unanswered: its reply, should it still come,
  * would be read as the next one's, so the connection goes too. */
 static gboolean
@@ -407,7 +410,8 @@ op_timeout_cb(gpointer user_data)
 {
     Op *op                      = user_data;
     g_autoptr(WgmUapiConn) self = g_object_ref(op->self);
-    g_autofree char *limit      = describe_timeout(op->timeout_ms);
+    g_autofree char *limit      = wgm_describe_msec(op->timeout_ms);
+    guint            timeout_ms = op->timeout_ms;
     GError          *error;
 
     g_return_val_if_fail(op == self->current, G_SOURCE_REMOVE);
@@ -418,7 +422,11 @@ op_timeout_cb(gpointer user_data)
                         self->ifname,
                         limit);
     g_message("%s, dropping its control connection", error->message);
+    self->unanswered++;
+    /* Frees @op; the request's callback may close or drop us. */
     connection_lost(self, error);
+    if (!self->closed)
+        g_signal_emit(self, signals[SIGNAL_UNANSWERED], 0, self->unanswered, timeout_ms);
     return G_SOURCE_REMOVE;
 }
 
@@ -644,4 +652,24 @@ wgm_uapi_conn_class_init(WgmUapiConnClass *klass)
 
     object_class->dispose  = wgm_uapi_conn_dispose;
     object_class->finalize = wgm_uapi_conn_finalize;
+
+    /**
+     * WgmUapiConn::unanswered:
+     * @n_in_a_row: requests that went unanswered since the last reply
+     * @timeout_ms: the limit this one had
+     *
+     * A request got no reply in time; it has failed and the connection is
+     * dropped already.  Any reply (even errno != 0) starts the count again.
+     */
+    signals[SIGNAL_UNANSWERED] = g_signal_new("unanswered",
+                                              G_TYPE_FROM_CLASS(klass),
+                                              G_SIGNAL_RUN_LAST,
+                                              0,
+                                              NULL,
+                                              NULL,
+                                              NULL,
+                                              G_TYPE_NONE,
+                                              2,
+                                              G_TYPE_UINT,
+                                              G_TYPE_UINT);
 }

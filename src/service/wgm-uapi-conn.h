@@ -31,6 +31,13 @@ const char  *wgm_uapi_conn_get_path(WgmUapiConn *self);
  * WGM_UAPI_CONN_DEFAULT_TIMEOUT_MS. */
 void wgm_uapi_conn_set_timeout(WgmUapiConn *self, guint timeout_ms);
 
+/* Signal "unanswered" (guint n_in_a_row, guint timeout_ms): a request got
+ * no reply within @timeout_ms; it has failed and the connection is dropped
+ * already.  @n_in_a_row counts such requests since the last reply (any
+ * reply, even errno != 0, starts the count again), so one slow reply reads
+ * 1 and a process that stopped answering reads 1, 2, ...  Not emitted once
+ * closed.  What to make of it is the owner's policy (wgm-backend-uapi.c). */
+
 /* Connects now unless connected already: requests connect by themselves,
  * this tells whether anyone listens yet.  Fails with the GIO error of the
  * attempt (G_IO_ERROR_CONNECTION_REFUSED for a stale socket file...), and

@@ -543,7 +543,10 @@ assert_nobody_may(Fixture *f, const char *path, const char *method, gboolean all
 
 /* data/nm-wgmesh-service.conf on a bus with the system bus's default
  * policy: root (NetworkManager) owns the .Connection_N names and drives the
- * VPN plugin; any local user may watch the mesh but not drive it. */
+ * VPN plugin; any local user may watch the mesh, and ask to change it (the
+ * Mesh methods, Properties.Set): the service itself lets root through and
+ * asks polkit about anyone else (test-mesh-methods.c), but the VPN plugin
+ * stays root's alone. */
 static void
 test_policy(Fixture *f, gconstpointer data)
 {
@@ -582,7 +585,20 @@ test_policy(Fixture *f, gconstpointer data)
                       "org.freedesktop.NetworkManager.VPN.Plugin.SetFailure",
                       FALSE);
     assert_nobody_may(
-        f, "/org/freedesktop/NetworkManager/wgmesh", "org.freedesktop.DBus.Properties.Set", FALSE);
+        f, "/org/freedesktop/NetworkManager/wgmesh", "org.freedesktop.DBus.Properties.Set", TRUE);
+    assert_nobody_may(f,
+                      "/org/freedesktop/NetworkManager/wgmesh",
+                      "org.freedesktop.NetworkManager.wgmesh.Mesh.ResetBackoff",
+                      TRUE);
+    assert_nobody_may(f,
+                      "/org/freedesktop/NetworkManager/wgmesh",
+                      "org.freedesktop.NetworkManager.wgmesh.Mesh.ConnectPeer",
+                      TRUE);
+    /* The hole is the Mesh interface only: any other method stays closed. */
+    assert_nobody_may(f,
+                      "/org/freedesktop/NetworkManager/wgmesh/Peer/1",
+                      "org.freedesktop.NetworkManager.wgmesh.Peer.Frobnicate",
+                      FALSE);
 }
 
 int

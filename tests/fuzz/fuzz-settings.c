@@ -29,6 +29,7 @@ check_config(const WgmConfig *config)
     g_assert(config->listen_port == -1
              || (config->listen_port >= 1 && config->listen_port <= 65535));
     g_assert(!config->network_map || g_path_is_absolute(config->network_map));
+    g_assert(config->give_up_after <= WGM_MAX_GIVE_UP_AFTER);
     wgm_backend_kind_to_string(config->backend);
 
     for (i = 0; i < config->peers->len; i++) {
@@ -42,6 +43,8 @@ check_config(const WgmConfig *config)
         g_assert(!peer->endpoint_host || peer->endpoint_port > 0);
         g_assert(peer->lazy >= -1 && peer->lazy <= 1);
         wgm_peer_config_is_lazy(config, peer);
+        g_assert(peer->give_up_after >= -1 && peer->give_up_after <= WGM_MAX_GIVE_UP_AFTER);
+        g_assert(wgm_peer_config_give_up_after(config, peer) <= WGM_MAX_GIVE_UP_AFTER);
 
         for (j = 0; j < peer->allowed_ips->len; j++) {
             WgmIpPrefix p = g_array_index(peer->allowed_ips, WgmIpPrefix, j);

@@ -12,13 +12,12 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 
-#include "wgm-test-bus.h"
-#include "wgm-test-netns.h"
-#include "wgm-test-vpn.h"
+#include "netns-mesh.h"
+#include "wgm-test-util.h"
 
-#define BUS_NAME      "org.freedesktop.NetworkManager.wgmesh"
-#define STATE_STARTED 4
-#define STATE_STOPPED 6
+#define BUS_NAME      WGM_TEST_BUS_NAME
+#define STATE_STARTED WGM_TEST_STATE_STARTED
+#define STATE_STOPPED WGM_TEST_STATE_STOPPED
 #define PEER1_PATH    "/org/freedesktop/NetworkManager/wgmesh/Peer/1"
 
 typedef WgmTestHarness Fixture;
@@ -46,151 +45,6 @@ fixture_teardown(Fixture *f, gconstpointer data)
     wgm_test_harness_clear(f);
 }
 
-/* vpn.data for the mesh: the test network's peers first, then @n_extra
- * made-up peers (random keys, endpoints on peer 1's host where nothing
- * listens) to reach a given size. */
-static GVariant *
-mesh_connection_named(WgmTestNet *net, guint n_extra, guint named_peer, const char *host_name)
-{
-    g_autoptr(GPtrArray) data = g_ptr_array_new_with_free_func(g_free);
-    const char *secrets[]     = { "private-key", wgm_test_net_get_svc_private_key(net), NULL };
-    guint       n             = wgm_test_net_get_n_peers(net);
-
-    g_ptr_array_add(data, g_strdup("address"));
-    g_ptr_array_add(data, g_strdup("10.77.0.1/24"));
-    g_ptr_array_add(data, g_strdup("listen-port"));
-    g_ptr_array_add(data, g_strdup("51820"));
-    for (guint i = 1; i <= n; i++) {
-        const WgmTestPeer *peer = wgm_test_net_get_peer(net, i);
-
-        g_ptr_array_add(data, g_strdup_printf("peer.%u.public-key", i));
-        g_ptr_array_add(data, g_strdup(peer->public_key));
-        g_ptr_array_add(data, g_strdup_printf("peer.%u.endpoint", i));
-        if (i == named_peer)
-            g_ptr_array_add(data, g_strdup_printf("%s:%u", host_name, peer->port));
-        else
-            g_ptr_array_add(data, wgm_test_net_peer_endpoint(net, i));
-        g_ptr_array_add(data, g_strdup_printf("peer.%u.allowed-ips", i));
-        g_ptr_array_add(data, g_strdup_printf("%s/32", peer->tunnel));
-        g_ptr_array_add(data, g_strdup_printf("peer.%u.name", i));
-        g_ptr_array_add(data, g_strdup_printf("peer-%u", i));
-    }
-    for (guint i = n + 1; i <= n + n_extra; i++) {
-        guint8 key[32];
-
-        for (guint j = 0; j < sizeof(key); j++)
-            key[j] = g_random_int_range(0, 256);
-        g_ptr_array_add(data, g_strdup_printf("peer.%u.public-key", i));
-        g_ptr_array_add(data, g_base64_encode(key, sizeof(key)));
-        g_ptr_array_add(data, g_strdup_printf("peer.%u.endpoint", i));
-        g_ptr_array_add(data, g_strdup_printf("10.200.1.2:%u", 20000 + i));
-        g_ptr_array_add(data, g_strdup_printf("peer.%u.allowed-ips", i));
-        g_ptr_array_add(data, g_strdup_printf("10.%u.%u.0/24", 100 + i / 256, i % 256));
-    }
-    g_ptr_array_add(data, NULL);
-    return wgm_test_vpn_connection_new("mesh", (const char *const *)data->pdata, secrets);
-}
-
-static GVariant *
-mesh_connection(WgmTestNet *net, guint n_extra)
-{
-    return mesh_connection_named(net, n_extra, 0, NULL);
-}
-
-/* What NetworkManager does with Config + Ip4Config for a tun device. */
-static void
-apply_ip4_config_like_nm(Fixture *f, GVariant *config, GVariant *ip4)
-{
-    g_autoptr(GVariant) cfg    = g_variant_get_child_value(config, 0);
-    g_autoptr(GVariant) dict   = g_variant_get_child_value(ip4, 0);
-    g_autoptr(GVariant) routes = NULL;
-    g_autoptr(GError) error    = NULL;
-    g_autoptr(GString) script  = g_string_new(NULL);
-    const char  *tundev;
-    guint32      addr, prefix, mtu;
-    char         buf[INET_ADDRSTRLEN];
-    GVariantIter iter;
-    GVariant    *route;
-
-    g_assert_true(g_variant_lookup(cfg, "tundev", "&s", &tundev));
-    g_assert_true(g_variant_lookup(cfg, "mtu", "u", &mtu));
-    g_assert_true(g_variant_lookup(dict, "address", "u", &addr));
-    g_assert_true(g_variant_lookup(dict, "prefix", "u", &prefix));
-    g_string_append_printf(script,
-                           "ip addr add %s/%u dev %s && ip link set %s mtu %u up",
-                           inet_ntop(AF_INET, &addr, buf, sizeof(buf)),
-                           prefix,
-                           tundev,
-                           tundev,
-                           mtu);
-
-    routes = g_variant_lookup_value(dict, "routes", G_VARIANT_TYPE("aau"));
-    g_variant_iter_init(&iter, routes);
-    while ((route = g_variant_iter_next_value(&iter))) {
-        gsize          n;
-        const guint32 *r = g_variant_get_fixed_array(route, &n, sizeof(guint32));
-
-        g_string_append_printf(script,
-                               " && ip route replace %s/%u dev %s",
-                               inet_ntop(AF_INET, &r[0], buf, sizeof(buf)),
-                               r[1],
-                               tundev);
-        g_variant_unref(route);
-    }
-    g_assert_true(wgm_test_net_exec(
-        f->net, wgm_test_net_get_svc_ns(f->net), NULL, &error, "%s", script->str));
-    g_assert_no_error(error);
-}
-
-static void
-bring_up(Fixture *f, GVariant *connection, gint64 *out_config_usec)
-{
-    g_autoptr(GError) error    = NULL;
-    g_autoptr(GVariant) config = NULL;
-    g_autoptr(GVariant) ip4    = NULL;
-    gint64 t0                  = g_get_monotonic_time();
-
-    g_assert_true(wgm_test_vpn_connect(f->vpn, connection, &error));
-    g_assert_no_error(error);
-    config = wgm_test_vpn_wait_signal(f->vpn, "Config", 60000);
-    g_assert_nonnull(config);
-    if (out_config_usec)
-        *out_config_usec = g_get_monotonic_time() - t0;
-    ip4 = wgm_test_vpn_wait_signal(f->vpn, "Ip4Config", 5000);
-    g_assert_nonnull(ip4);
-    g_assert_true(wgm_test_vpn_wait_state(f->vpn, STATE_STARTED, 5000));
-    apply_ip4_config_like_nm(f, config, ip4);
-}
-
-static void
-tear_down_and_check(Fixture *f)
-{
-    g_autoptr(GError) error = NULL;
-    const char *svc         = wgm_test_net_get_svc_ns(f->net);
-
-    g_assert_true(wgm_test_vpn_disconnect(f->vpn, &error));
-    g_assert_no_error(error);
-    g_assert_true(wgm_test_vpn_wait_state(f->vpn, STATE_STOPPED, 5000));
-    /* No interface, no wireguard-go (only the service is left in its
-     * namespace), no UAPI socket, no D-Bus objects. */
-    g_assert_true(wgm_test_net_wait_link_gone(f->net, svc, "wgm0", 5000));
-    g_assert_true(wgm_test_net_wait_processes(f->net, svc, 1, 5000));
-    g_assert_false(wgm_test_service_has_file(f->service, "/run/wireguard/wgm0.sock"));
-    g_assert_null(wgm_test_vpn_get_managed_objects(f->vpn, &error));
-    g_assert_nonnull(error);
-}
-
-static guint64
-peer_u64(GHashTable *peers, const char *key, const char *prop)
-{
-    GVariant *p = g_hash_table_lookup(peers, key);
-    guint64   v = 0;
-
-    g_assert_nonnull(p);
-    g_assert_true(g_variant_lookup(p, prop, "t", &v));
-    return v;
-}
-
 static void
 test_three_peers(Fixture *f, gconstpointer data)
 {
@@ -207,10 +61,10 @@ test_three_peers(Fixture *f, gconstpointer data)
     if (!f->net)
         return; /* skipped */
     n    = wgm_test_net_get_n_peers(f->net);
-    conn = mesh_connection(f->net, 0);
+    conn = wgm_test_mesh_connection(f->net, 0);
 
     t0 = g_get_monotonic_time();
-    bring_up(f, conn, NULL);
+    wgm_test_mesh_bring_up(f, conn, NULL);
 
     /* Eager peers connect without any traffic: the service asked WireGuard
      * to handshake with each at once. */
@@ -232,8 +86,8 @@ test_three_peers(Fixture *f, gconstpointer data)
     for (guint i = 1; i <= n; i++) {
         const WgmTestPeer *peer = wgm_test_net_get_peer(f->net, i);
 
-        g_assert_cmpuint(peer_u64(before, peer->public_key, "LatestHandshake"), >, 0);
-        g_assert_cmpuint(peer_u64(before, peer->public_key, "StateSince"), >, 0);
+        g_assert_cmpuint(wgm_test_mesh_peer_u64(before, peer->public_key, "LatestHandshake"), >, 0);
+        g_assert_cmpuint(wgm_test_mesh_peer_u64(before, peer->public_key, "StateSince"), >, 0);
     }
 
     /* Real packets through the tunnel, to every peer.  Peer 1's property
@@ -259,8 +113,10 @@ test_three_peers(Fixture *f, gconstpointer data)
         for (guint i = 1; i <= n && moved; i++) {
             const char *key = wgm_test_net_get_peer(f->net, i)->public_key;
 
-            moved = peer_u64(after, key, "RxBytes") > peer_u64(before, key, "RxBytes")
-                    && peer_u64(after, key, "TxBytes") > peer_u64(before, key, "TxBytes");
+            moved = wgm_test_mesh_peer_u64(after, key, "RxBytes")
+                        > wgm_test_mesh_peer_u64(before, key, "RxBytes")
+                    && wgm_test_mesh_peer_u64(after, key, "TxBytes")
+                           > wgm_test_mesh_peer_u64(before, key, "TxBytes");
         }
         if (moved)
             break;
@@ -297,7 +153,7 @@ test_three_peers(Fixture *f, gconstpointer data)
         g_assert_cmpstr(s, ==, "");
     }
 
-    tear_down_and_check(f);
+    wgm_test_mesh_tear_down_and_check(f);
 
     log = wgm_test_service_get_log(f->service);
     g_assert_null(strstr(log, wgm_test_net_get_svc_private_key(f->net)));
@@ -318,8 +174,8 @@ test_scale_1000(Fixture *f, gconstpointer data)
 
     if (!f->net)
         return;
-    conn = mesh_connection(f->net, 1000 - wgm_test_net_get_n_peers(f->net));
-    bring_up(f, conn, &config_usec);
+    conn = wgm_test_mesh_connection(f->net, 1000 - wgm_test_net_get_n_peers(f->net));
+    wgm_test_mesh_bring_up(f, conn, &config_usec);
 
     peers = wgm_test_vpn_get_peers(f->vpn, &error);
     g_assert_no_error(error);
@@ -354,59 +210,99 @@ test_scale_1000(Fixture *f, gconstpointer data)
                    line);
     g_assert_null(strstr(log, "applied 1 peers"));
 
-    tear_down_and_check(f);
+    wgm_test_mesh_tear_down_and_check(f);
 }
 
-/* wireguard-go dies under a running mesh: NetworkManager hears of it
- * (Failure, then Stopped), the log says what happened, nothing is left, and
- * the service takes the next Connect. */
+/* The service's only child: the wireguard-go it started. */
+static GPid
+wireguard_go_pid(Fixture *f)
+{
+    g_autofree char *children = NULL;
+    g_autofree char *path     = g_strdup_printf("/proc/%d/task/%d/children",
+                                            wgm_test_service_get_pid(f->service),
+                                            wgm_test_service_get_pid(f->service));
+
+    if (!g_file_get_contents(path, &children, NULL, NULL))
+        return 0;
+    return (GPid)g_ascii_strtoll(children, NULL, 10);
+}
+
+static GPtrArray *
+peer_paths(Fixture *f)
+{
+    g_autoptr(GError) error     = NULL;
+    g_autoptr(GVariant) objects = wgm_test_vpn_get_managed_objects(f->vpn, &error);
+    GPtrArray *paths            = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GVariant) dict    = NULL;
+    GVariantIter iter;
+    const char  *path;
+
+    g_assert_no_error(error);
+    dict = g_variant_get_child_value(objects, 0);
+    g_variant_iter_init(&iter, dict);
+    while (g_variant_iter_next(&iter, "{&o@a{sa{sv}}}", &path, NULL))
+        g_ptr_array_add(paths, g_strdup(path));
+    g_ptr_array_sort(paths, wgm_test_compare_strings);
+    return paths;
+}
+
+/* wireguard-go dies under a running mesh: the service restarts it,
+ * re-applies everything in one transaction, and every peer connects again
+ * behind the same D-Bus objects; NetworkManager hears nothing of it. */
 static void
 test_wireguard_go_crash(Fixture *f, gconstpointer data)
 {
     g_autoptr(GVariant) conn    = NULL;
-    g_autoptr(GVariant) failure = NULL;
+    g_autoptr(GVariant) mesh    = NULL;
     g_autoptr(GError) error     = NULL;
-    g_autofree char *children   = NULL;
-    g_autofree char *path       = NULL;
+    g_autoptr(GPtrArray) before = NULL;
+    g_autoptr(GPtrArray) after  = NULL;
     g_autofree char *log        = NULL;
     const char      *svc;
-    GPid             wg_pid;
+    GPid             wg_pid, new_pid;
+    guint            restarts = 0;
+    gint64           t0;
 
     if (!f->net)
         return;
     svc  = wgm_test_net_get_svc_ns(f->net);
-    conn = mesh_connection(f->net, 0);
-    bring_up(f, conn, NULL);
+    conn = wgm_test_mesh_connection(f->net, 0);
+    wgm_test_mesh_bring_up(f, conn, NULL);
     g_assert_true(wgm_test_vpn_wait_peers_state(f->vpn, "connected", 15000));
+    before = peer_paths(f);
 
-    /* The service's only child is the wireguard-go it started. */
-    path = g_strdup_printf("/proc/%d/task/%d/children",
-                           wgm_test_service_get_pid(f->service),
-                           wgm_test_service_get_pid(f->service));
-    g_assert_true(g_file_get_contents(path, &children, NULL, &error));
-    wg_pid = (GPid)g_ascii_strtoll(children, NULL, 10);
+    wg_pid = wireguard_go_pid(f);
     g_assert_cmpint(wg_pid, >, 0);
+    t0 = g_get_monotonic_time();
     g_assert_cmpint(kill(wg_pid, SIGKILL), ==, 0);
 
-    failure = wgm_test_vpn_wait_signal(f->vpn, "Failure", 5000);
-    g_assert_nonnull(failure);
-    g_assert_true(wgm_test_vpn_wait_state(f->vpn, STATE_STOPPED, 5000));
-    g_assert_true(wgm_test_net_wait_link_gone(f->net, svc, "wgm0", 5000));
-    g_assert_true(wgm_test_net_wait_processes(f->net, svc, 1, 5000));
-    g_assert_null(wgm_test_vpn_get_managed_objects(f->vpn, &error));
-    g_clear_error(&error);
+    /* Down, then back: a new process, every peer connected again. */
+    g_assert_nonnull(wgm_test_vpn_wait_peer_state(
+        f->vpn, wgm_test_net_get_peer(f->net, 1)->public_key, "connecting", 10000));
+    g_assert_true(wgm_test_vpn_wait_peers_state(f->vpn, "connected", 20000));
+    g_test_message("wireguard-go SIGKILLed: all %u peers connected again after %.0f ms",
+                   wgm_test_net_get_n_peers(f->net),
+                   (g_get_monotonic_time() - t0) / 1000.0);
+    new_pid = wireguard_go_pid(f);
+    g_assert_cmpint(new_pid, >, 0);
+    g_assert_cmpint(new_pid, !=, wg_pid);
+    after = peer_paths(f);
+    g_assert_cmpuint(after->len, ==, before->len);
+    for (guint i = 0; i < before->len; i++)
+        g_assert_cmpstr(after->pdata[i], ==, before->pdata[i]);
+    mesh = wgm_test_vpn_get_mesh(f->vpn, &error);
+    g_assert_no_error(error);
+    g_assert_true(g_variant_lookup(mesh, "BackendRestarts", "u", &restarts));
+    g_assert_cmpuint(restarts, ==, 1);
+    g_assert_false(wgm_test_vpn_has_signal(f->vpn, "Failure"));
 
-    log = wgm_test_service_get_log(f->service);
-    g_assert_nonnull(strstr(log, "killed by signal 9"));
-    g_assert_true(wgm_test_service_is_running(f->service));
-
-    /* Still usable: the same profile comes up again. */
-    bring_up(f, conn, NULL);
-    g_assert_true(wgm_test_vpn_wait_peers_state(f->vpn, "connected", 15000));
     for (guint i = 1; i <= wgm_test_net_get_n_peers(f->net); i++)
         g_assert_true(
             wgm_test_net_ping(f->net, svc, wgm_test_net_get_peer(f->net, i)->tunnel, 1, 5));
-    tear_down_and_check(f);
+    log = wgm_test_service_get_log(f->service);
+    g_assert_nonnull(strstr(log, "killed by signal 9"));
+    g_assert_nonnull(strstr(log, "wireguard-go restarted"));
+    wgm_test_mesh_tear_down_and_check(f);
 }
 
 /* An endpoint given by name that does not resolve at first (DNS not up yet,
@@ -428,8 +324,8 @@ test_endpoint_resolves_later(Fixture *f, gconstpointer data)
     if (!f->net)
         return;
     key2 = wgm_test_net_get_peer(f->net, 2)->public_key;
-    conn = mesh_connection_named(f->net, 0, 2, "peer-two.wgm-test.invalid");
-    bring_up(f, conn, NULL);
+    conn = wgm_test_mesh_connection_named(f->net, 0, 2, "peer-two.wgm-test.invalid");
+    wgm_test_mesh_bring_up(f, conn, NULL);
 
     /* Peer 1 connects; peer 2 waits for its name, and says so. */
     peers = wgm_test_vpn_wait_peer_state(
@@ -469,7 +365,7 @@ test_endpoint_resolves_later(Fixture *f, gconstpointer data)
     g_assert_true(wgm_test_net_ping(
         f->net, wgm_test_net_get_svc_ns(f->net), wgm_test_net_get_peer(f->net, 2)->tunnel, 1, 5));
 
-    tear_down_and_check(f);
+    wgm_test_mesh_tear_down_and_check(f);
     g_unlink(hosts);
     g_rmdir(dir);
 }

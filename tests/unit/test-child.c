@@ -27,10 +27,10 @@ static const char fake_script[] =
     "panic) echo 'panic: runtime error: index out of range'; echo 'goroutine 1 [running]:'\n"
     "       exit 2 ;;\n"
     "quiet) exit 0 ;;\n"
-    "term)  trap 'echo bye; exit 0' TERM\n"
+    "term)  trap 'echo bye; exit 0' TERM; echo ready\n"
     "       while :; do sleep 0.02; done ;;\n"
-    "stubborn) trap '' TERM\n"
-    "       while :; do :; done ;;\n"
+    "stubborn) trap '' TERM; echo ready\n"
+    "       while :; do sleep 0.02; done ;;\n"
     "esac\n"
     "exit 70\n";
 
@@ -99,6 +99,22 @@ timeout_cb(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* Until the script has set up its SIGTERM trap: a fixed sleep is not
+ * enough on a loaded machine. */
+static void
+wait_ready(const char *name)
+{
+    g_autofree char *line = g_strdup_printf("wireguard-go[%s]: ready", name);
+    gint64           end  = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    while (!strstr(logged->str, line)) {
+        if (g_get_monotonic_time() > end)
+            g_error("no \"%s\" in the log:\n%s", line, logged->str);
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+}
+
 static WgmChild *
 spawn_and_wait_exit(Fixture *f, const char *name, gboolean terminate)
 {
@@ -113,8 +129,7 @@ spawn_and_wait_exit(Fixture *f, const char *name, gboolean terminate)
     g_object_ref(child);
     g_signal_connect(child, "exited", G_CALLBACK(exited_cb), &exited);
     if (terminate) {
-        /* Let the script install its trap first. */
-        g_usleep(100 * 1000);
+        wait_ready(name);
         wgm_child_terminate(child);
     }
     id = g_timeout_add(10000, timeout_cb, &timed_out);
@@ -187,7 +202,7 @@ test_wait_gone_kills(Fixture *f, gconstpointer data)
     child = wgm_child_spawn(f->binary, "stubborn", f->socket_path, &error);
     g_assert_no_error(error);
     g_object_ref(child);
-    g_usleep(100 * 1000);
+    wait_ready("stubborn");
     wgm_child_terminate(child);
 
     t0 = g_get_monotonic_time();
@@ -195,6 +210,44 @@ test_wait_gone_kills(Fixture *f, gconstpointer data)
     assert_logged("did not exit within 200 ms");
     g_assert_cmpint(g_get_monotonic_time() - t0, >=, 200 * 1000);
     g_assert_true(wgm_child_is_gone(child));
+    why = wgm_child_describe_exit(child);
+    g_assert_cmpstr(why, ==, "was killed by signal 9 (SIGKILL)");
+}
+
+/* A helper that ignores SIGTERM (or is stopped) is killed after a grace
+ * period, with the main loop running: a restart is never held up for good. */
+static void
+test_terminate_escalates(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmChild) child = NULL;
+    g_autofree char *why      = NULL;
+    gint64           t0       = g_get_monotonic_time();
+
+    child = spawn_and_wait_exit(f, "stubborn", TRUE);
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=, 3 * G_USEC_PER_SEC);
+    assert_logged("did not exit within 3000 ms of SIGTERM, killing it");
+    why = wgm_child_describe_exit(child);
+    g_assert_cmpstr(why, ==, "was killed by signal 9 (SIGKILL)");
+    /* Both are no-ops once it is gone. */
+    wgm_child_kill(child);
+    wgm_child_terminate(child);
+}
+
+static void
+test_kill(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error   = NULL;
+    g_autoptr(WgmChild) child = NULL;
+    g_autofree char *why      = NULL;
+    gboolean         exited   = FALSE;
+
+    child = wgm_child_spawn(f->binary, "stubborn", f->socket_path, &error);
+    g_assert_no_error(error);
+    g_object_ref(child);
+    g_signal_connect(child, "exited", G_CALLBACK(exited_cb), &exited);
+    wgm_child_kill(child);
+    while (!exited)
+        g_main_context_iteration(NULL, TRUE);
     why = wgm_child_describe_exit(child);
     g_assert_cmpstr(why, ==, "was killed by signal 9 (SIGKILL)");
 }
@@ -248,6 +301,8 @@ main(int argc, char *argv[])
     ADD("/child/panic", test_panic);
     ADD("/child/terminate", test_terminate);
     ADD("/child/wait-gone-kills", test_wait_gone_kills);
+    ADD("/child/terminate-escalates", test_terminate_escalates);
+    ADD("/child/kill", test_kill);
     ADD("/child/stale-socket", test_stale_socket);
     ADD("/child/spawn-failure", test_spawn_failure);
 #undef ADD

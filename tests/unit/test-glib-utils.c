@@ -122,6 +122,18 @@ test_backend_error(void)
     g_assert_cmpstr(error->message, ==, "Could not bring wg0 up: busy");
 }
 
+static void
+test_describe_msec(void)
+{
+    g_autofree char *a = wgm_describe_msec(5000);
+    g_autofree char *b = wgm_describe_msec(250);
+    g_autofree char *c = wgm_describe_msec(1500);
+
+    g_assert_cmpstr(a, ==, "5 s");
+    g_assert_cmpstr(b, ==, "250 ms");
+    g_assert_cmpstr(c, ==, "1500 ms");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -130,6 +142,7 @@ main(int argc, char **argv)
     g_test_add_func("/glib-utils/task-return-error-idle", test_task_return_error_idle);
     g_test_add_func("/glib-utils/source-attach-and-clear", test_source_attach_and_clear);
     g_test_add_func("/glib-utils/backend-error", test_backend_error);
+    g_test_add_func("/glib-utils/describe-msec", test_describe_msec);
 
     return g_test_run();
 }

@@ -215,18 +215,25 @@ test_next_kick(Fixture *f, gconstpointer data)
 
     /* No endpoint: nothing to kick. */
     g_assert_cmpint(wgm_peer_next_kick(peer, M(0)), ==, 0);
-    peer->has_endpoint = TRUE;
-    g_assert_true(wgm_endpoint_parse("10.200.1.2:51820", &peer->endpoint, NULL));
+    peer->endpoint_host = g_strdup("10.200.1.2");
+    peer->endpoint_port = 51820;
+    wgm_peer_set_literal_endpoint(peer);
+    g_assert_true(peer->has_endpoint);
+    g_assert_true(peer->endpoint_pending);
 
-    /* Connecting, never tried: at once; then again 90 s after each kick,
-     * however often it is asked (polls must not push it back). */
-    g_assert_cmpint(wgm_peer_next_kick(peer, M(0)), ==, M(0));
+    /* Connecting: the guard decides (grace time after the attempt began,
+     * then its backoff steps); polls never push it back. */
+    wgm_peer_begin_attempt(peer, M(0), FALSE);
     wgm_peer_kicked(peer, M(0));
-    g_assert_cmpint(wgm_peer_next_kick(peer, M(1)), ==, M(0) + WGM_RETRY_CONNECTING_USEC);
-    g_assert_cmpint(wgm_peer_next_kick(peer, M(60)), ==, M(0) + WGM_RETRY_CONNECTING_USEC);
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(1)), ==, M(0) + WGM_GUARD_GRACE_USEC);
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(2)), ==, M(0) + WGM_GUARD_GRACE_USEC);
+    /* an urgent retry (network change) is due at once */
+    wgm_peer_begin_attempt(peer, M(2), TRUE);
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(2)), ==, M(2));
+    g_assert_cmpint(peer->attempt_since, ==, M(0)); /* the same attempt */
 
-    /* Connected at 2 s: refresh at 125 s, then (if nothing new) at 181 s,
-     * then every 90 s; a refresh is not an attempt. */
+    /* Connected at 2 s: refresh at 125 s, then (if nothing new) at 181 s;
+     * a refresh is not an attempt. */
     report(peer, R(2), 3);
     g_assert_true(wgm_peer_update_state(peer, R(3), M(3)));
     g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTED);
@@ -236,8 +243,12 @@ test_next_kick(Fixture *f, gconstpointer data)
     g_assert_cmpint(peer->attempt_since, ==, 0);
     g_assert_cmpint(wgm_peer_next_kick(peer, M(128)), ==, M(2) + WGM_REFRESH_AFTER_EXPIRY_USEC);
     wgm_peer_kicked(peer, M(183));
-    g_assert_cmpint(wgm_peer_next_kick(peer, M(184)), ==, M(183) + WGM_RETRY_CONNECTING_USEC);
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(184)), ==, 0);   /* expiry: Connecting next */
     g_assert_cmpint(peer->state, ==, WGM_PEER_STATE_CONNECTED); /* derived state unchanged */
+    /* a network change re-checks a Connected peer's path at once */
+    peer->recheck = TRUE;
+    g_assert_cmpint(wgm_peer_next_kick(peer, M(184)), ==, M(184));
+    peer->recheck = FALSE;
 
     /* A new handshake starts the refresh schedule over. */
     report(peer, R(184), 185);
@@ -272,7 +283,7 @@ test_endpoint_and_counters(Fixture *f, gconstpointer data)
     g_assert_true(wgm_endpoint_parse("10.200.1.2:51820", &s.endpoint, NULL));
     wgm_peer_update_from_stats(peer, &s, R(1), M(1));
     g_assert_true(peer->dirty);
-    g_assert_true(peer->has_current_endpoint);
+    g_assert_true(peer->has_reported_endpoint);
     g_assert_cmpuint(peer->rx_bytes, ==, 92);
 
     /* Roaming to a new port is a change. */
@@ -280,13 +291,24 @@ test_endpoint_and_counters(Fixture *f, gconstpointer data)
     peer->dirty     = FALSE;
     wgm_peer_update_from_stats(peer, &s, R(2), M(2));
     g_assert_true(peer->dirty);
-    g_assert_cmpuint(peer->current_endpoint.port, ==, 51821);
+    g_assert_cmpuint(peer->reported_endpoint.port, ==, 51821);
 
     s.tx_bytes += 32;
     peer->dirty = FALSE;
     wgm_peer_update_from_stats(peer, &s, R(3), M(3));
     g_assert_true(peer->dirty);
     g_assert_cmpuint(peer->tx_bytes, ==, 180);
+
+    /* WireGuard forgot the peer (re-created, restarted): its counters start
+     * again at 0, ours keep the history. */
+    s.rx_bytes = 10;
+    s.tx_bytes = 20;
+    wgm_peer_update_from_stats(peer, &s, R(4), M(4));
+    g_assert_cmpuint(peer->rx_bytes, ==, 102);
+    g_assert_cmpuint(peer->tx_bytes, ==, 200);
+    s.rx_bytes = 15;
+    wgm_peer_update_from_stats(peer, &s, R(5), M(5));
+    g_assert_cmpuint(peer->rx_bytes, ==, 107);
     wgm_peer_free(peer);
 }
 

@@ -109,6 +109,7 @@ test_minimal(void)
     g_assert_false(config->lazy_connections);
     g_assert_cmpuint(config->inactivity_timeout, ==, WGM_DEFAULT_INACTIVITY_TIMEOUT);
     g_assert_null(config->network_map);
+    g_assert_cmpuint(config->give_up_after, ==, 0);
     g_assert_cmpuint(config->peers->len, ==, 0);
 }
 
@@ -237,6 +238,41 @@ test_lenient(void)
     g_assert_false(p1->has_preshared_key);
 }
 
+/* give-up-after: mesh-wide (0 = never, the default) and per peer (absent =
+ * follow the mesh-wide value, 0 = never for this peer). */
+static void
+test_give_up_after(void)
+{
+    static const char *const edits[] = {
+        "give-up-after= 3600 ",         "peer.2.public-key=" PUB2,
+        "peer.2.give-up-after=0",       "peer.3.public-key=" PSK, /* any key will do */
+        "peer.3.give-up-after=120",     "peer.4.public-key=" PRIV,
+        "peer.4.give-up-after=2592000", NULL,
+    };
+    static const char *const peer_only[] = { "peer.1.give-up-after=600", NULL };
+    g_autoptr(WgmConfig) config          = parse_ok(base_edits, edits);
+    g_autoptr(WgmConfig) config2         = parse_ok(base_edits, peer_only);
+    const WgmPeerConfig *p;
+
+    g_assert_cmpuint(config->give_up_after, ==, 3600);
+    g_assert_cmpuint(config->peers->len, ==, 4);
+    p = config->peers->pdata[0];
+    g_assert_cmpint(p->give_up_after, ==, -1);
+    g_assert_cmpuint(wgm_peer_config_give_up_after(config, p), ==, 3600);
+    p = config->peers->pdata[1];
+    g_assert_cmpint(p->give_up_after, ==, 0);
+    g_assert_cmpuint(wgm_peer_config_give_up_after(config, p), ==, 0);
+    p = config->peers->pdata[2];
+    g_assert_cmpuint(wgm_peer_config_give_up_after(config, p), ==, 120);
+    p = config->peers->pdata[3];
+    g_assert_cmpuint(wgm_peer_config_give_up_after(config, p), ==, WGM_MAX_GIVE_UP_AFTER);
+
+    /* Mesh-wide never, one peer gives up. */
+    g_assert_cmpuint(config2->give_up_after, ==, 0);
+    p = config2->peers->pdata[0];
+    g_assert_cmpuint(wgm_peer_config_give_up_after(config2, p), ==, 600);
+}
+
 static void
 test_values(void)
 {
@@ -252,6 +288,13 @@ test_values(void)
         { "mtu=1280", "address=fd00::1/64,10.0.0.1/24" },
         { "inactivity-timeout=1", NULL },
         { "inactivity-timeout=86400", NULL },
+        { "give-up-after=0", NULL },
+        { "give-up-after=1", NULL },
+        { "give-up-after=2592000", NULL },
+        { "give-up-after=", NULL },
+        { "peer.1.give-up-after=0", NULL },
+        { "peer.1.give-up-after=2592000", NULL },
+        { "peer.1.give-up-after=", NULL },
         { "lazy-connections=no", NULL },
         { "lazy-connections=False", NULL },
         { "lazy-connections=0", NULL },
@@ -346,7 +389,31 @@ static const struct {
     { { "network-map=peers.conf" }, "network-map", "is not an absolute path" },
     { { "private-key-flags=8" }, "private-key-flags", "out of range (expected 0-7)" },
     { { "private-key-flags=agent" }, "private-key-flags", "is not a number" },
-    { { "private-key=" PRIV }, "private-key", "is a secret: store it in vpn.secrets" },
+    { { "private-key=" PRIV },
+      "private-key",
+      "is a secret: store it in vpn.secrets, not in vpn.data, which every local user can read" },
+    { { "private-key=" PRIV, "-!private-key" }, "private-key", "is a secret" },
+    { { "private-key=", "-!private-key" }, "private-key", "is a secret" },
+    { { "give-up-after=2592001" },
+      "give-up-after",
+      "\"2592001\" is out of range (expected 0-2592000)" },
+    { { "give-up-after=99999999999999999999" }, "give-up-after", "out of range" },
+    { { "give-up-after=-1" }, "give-up-after", "\"-1\" is not a number (expected 0-2592000)" },
+    { { "give-up-after=+60" }, "give-up-after", "is not a number" },
+    { { "give-up-after=1h" }, "give-up-after", "is not a number" },
+    { { "give-up-after=1e3" }, "give-up-after", "is not a number" },
+    { { "give-up-after=0x10" }, "give-up-after", "is not a number" },
+    { { "give-up-after=1.5" }, "give-up-after", "is not a number" },
+    { { "give-up-after=1 0" }, "give-up-after", "is not a number" },
+    { { "give-up-after=never" }, "give-up-after", "is not a number" },
+    { { "!give-up-after=60" }, "give-up-after", "is not a secret: store it in vpn.data" },
+    { { "peer.1.give-up-after=2592001" },
+      "peer.1.give-up-after",
+      "\"2592001\" is out of range (expected 0-2592000)" },
+    { { "peer.1.give-up-after=-1" }, "peer.1.give-up-after", "is not a number" },
+    { { "peer.1.give-up-after=60s" }, "peer.1.give-up-after", "is not a number" },
+    { { "!peer.1.give-up-after=60" }, "peer.1.give-up-after", "is not a secret" },
+    { { "peer.2.give-up-after=60" }, "peer.2.public-key", "missing" },
     { { "-!private-key" }, "private-key", "missing" },
     { { "!private-key=" }, "private-key", "missing" },
     { { "!private-key=" BAD_SECRET }, "private-key", "is not a WireGuard key" },
@@ -358,7 +425,9 @@ static const struct {
     { { "!peer.1.name=x" }, "peer.1.name", "is not a secret" },
     { { "!peer.1.frobnicate=x" }, "peer.1.frobnicate", "unknown secret" },
     { { "!peer.x.preshared-key=" PSK }, "peer.x.preshared-key", "bad peer index" },
-    { { "peer.1.preshared-key=" PSK }, "peer.1.preshared-key", "is a secret" },
+    { { "peer.1.preshared-key=" PSK },
+      "peer.1.preshared-key",
+      "is a secret: store it in vpn.secrets, not in vpn.data, which every local user can read" },
     { { "!peer.1.preshared-key=" BAD_SECRET }, "peer.1.preshared-key", "is not a WireGuard key" },
     { { "!peer.1.preshared-key=SECRET" }, "peer.1.preshared-key", "is not a WireGuard key" },
     { { "peer.1.frobnicate=1" }, "peer.1.frobnicate", "unknown peer field" },
@@ -595,6 +664,13 @@ test_need_secrets(void)
           "private-key,peer.2.preshared-key,peer.10.preshared-key" },
         /* Garbage is left for wgm_config_new_from_setting() to report. */
         { { "peer.x.preshared-key-flags=1", "peer.3.preshared-key-flags=x" }, NULL },
+        /* So is a secret in vpn.data: no prompt for what Connect refuses. */
+        { { "private-key=" PRIV, "-!private-key" }, NULL },
+        { { "private-key=", "-!private-key", "private-key-flags=1" }, NULL },
+        { { "private-key=" PRIV, "-!private-key", "peer.1.preshared-key-flags=1" }, NULL },
+        { { "peer.1.preshared-key=" PSK, "peer.1.preshared-key-flags=1" }, NULL },
+        { { "peer.1.preshared-key=" PSK, "-!private-key" }, NULL },
+        { { "peer.2.preshared-key-flags=1", "peer.1.preshared-key=" PSK }, NULL },
     };
     unsigned i;
 
@@ -607,6 +683,37 @@ test_need_secrets(void)
         g_assert_cmpstr(joined, ==, cases[i].expect);
         if (names)
             g_assert_nonnull(names[0]);
+    }
+}
+
+/* A secret in vpn.data: no secrets request, and the profile is refused
+ * with the reason, as the service's Connect reports it. */
+static void
+test_secret_in_data(void)
+{
+    static const struct {
+        const char *edits[4];
+        const char *key;
+    } cases[] = {
+        { { "private-key=" PRIV, "-!private-key" }, "private-key" },
+        { { "private-key=" PRIV, "-!private-key", "private-key-flags=1" }, "private-key" },
+        { { "peer.1.preshared-key=" PSK, "peer.1.preshared-key-flags=2" }, "peer.1.preshared-key" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(NMSettingVpn) s_vpn = setting_new(base_edits, cases[i].edits);
+        g_auto(GStrv) names           = wgm_config_need_secrets(s_vpn);
+        g_autoptr(GError) error       = NULL;
+        g_autoptr(WgmConfig) config   = wgm_config_new_from_setting(s_vpn, &error);
+        g_autofree char *expected     = g_strdup_printf(
+            "%s: is a secret: store it in vpn.secrets, not in vpn.data, which every local user "
+                "can read",
+            cases[i].key);
+
+        g_assert_null(names);
+        g_assert_null(config);
+        g_assert_error(error, WGM_ERROR, WGM_ERROR_INVALID_SETTING);
+        g_assert_cmpstr(error->message, ==, expected);
     }
 }
 
@@ -627,11 +734,13 @@ main(int argc, char **argv)
     g_test_add_func("/settings/minimal", test_minimal);
     g_test_add_func("/settings/full", test_full);
     g_test_add_func("/settings/lenient", test_lenient);
+    g_test_add_func("/settings/give-up-after", test_give_up_after);
     g_test_add_func("/settings/values", test_values);
     g_test_add_func("/settings/bad", test_bad);
     g_test_add_func("/settings/secret-not-in-message", test_secret_not_in_message);
     g_test_add_func("/settings/many-peers", test_many_peers);
     g_test_add_func("/settings/need-secrets", test_need_secrets);
+    g_test_add_func("/settings/secret-in-data", test_secret_in_data);
     g_test_add_func("/settings/misc", test_misc);
 
     return g_test_run();

@@ -619,11 +619,14 @@ test_timeout_cancelled_in_flight(Fixture *f, gconstpointer data)
     fake_server_script(f->srv, (Reply){ .swallow = TRUE });
     wgm_uapi_conn_set_timeout(f->conn, SHORT_TIMEOUT_MS);
     set(f, &r[0], "set=1\nfwmark=1\n\n", cancellable);
+    /* In flight from here (connected: written at once).  Cancelled before
+     * waiting for the server, which on a loaded machine may take longer
+     * than the short limit. */
+    g_cancellable_cancel(cancellable);
     wait_requests(f, 1);
     wgm_uapi_conn_set_timeout(f->conn, TIMEOUT_SEC * 1000);
     /* Answered at once; its reply, never coming, is still waited for, but
      * not for ever: the next request goes out after the timeout. */
-    g_cancellable_cancel(cancellable);
     get(f, &r[1], NULL);
     wait_done(&r[1]);
 
@@ -676,6 +679,63 @@ test_timeout_not_while_queued(Fixture *f, gconstpointer data)
     }
     g_assert_cmpuint(fake_server_seen(f->srv).n_requests, ==, 3);
     g_assert_cmpuint(fake_server_seen(f->srv).n_connections, ==, 1);
+}
+
+typedef struct {
+    guint n_signals;
+    guint in_a_row;
+    guint timeout_ms;
+} Unanswered;
+
+static void
+unanswered_cb(WgmUapiConn *conn, guint in_a_row, guint timeout_ms, gpointer data)
+{
+    Unanswered *u = data;
+
+    u->n_signals++;
+    u->in_a_row   = in_a_row;
+    u->timeout_ms = timeout_ms;
+}
+
+/* Each request without a reply is signalled with the count since the last
+ * reply, so the owner can tell one slow reply from a process that stopped
+ * answering; any reply, even errno != 0, starts the count again. */
+static void
+test_unanswered_count(Fixture *f, gconstpointer data)
+{
+    static const struct {
+        Reply reply;
+        guint in_a_row; /* 0: answered, no signal */
+    } steps[] = {
+        { { .swallow = TRUE }, 1 },        { { .swallow = TRUE }, 2 }, { { .swallow = TRUE }, 3 },
+        { { .text = "errno=22\n\n" }, 0 }, { { .swallow = TRUE }, 1 }, { { .text = NULL }, 0 },
+        { { .swallow = TRUE }, 1 },
+    };
+    Unanswered u = { 0 };
+
+    g_signal_connect(f->conn, "unanswered", G_CALLBACK(unanswered_cb), &u);
+    connect_now(f);
+    for (guint i = 0; i < G_N_ELEMENTS(steps); i++) {
+        Result r = { 0 };
+        guint  n = u.n_signals;
+
+        fake_server_script(f->srv, steps[i].reply);
+        /* Answered ones get all the time they need on a slow machine. */
+        wgm_uapi_conn_set_timeout(f->conn,
+                                  steps[i].in_a_row ? SHORT_TIMEOUT_MS : TIMEOUT_SEC * 1000);
+        get(f, &r, NULL);
+        wait_done(&r);
+        if (steps[i].in_a_row) {
+            g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+            g_assert_cmpuint(u.n_signals, ==, n + 1);
+            g_assert_cmpuint(u.in_a_row, ==, steps[i].in_a_row);
+            g_assert_cmpuint(u.timeout_ms, ==, SHORT_TIMEOUT_MS);
+        } else {
+            g_assert_cmpuint(u.n_signals, ==, n);
+        }
+        result_clear(&r);
+    }
+    g_signal_handlers_disconnect_by_data(f->conn, &u);
 }
 
 typedef struct {
@@ -783,6 +843,7 @@ main(int argc, char **argv)
     ADD("/uapi-conn/timeout-message", test_timeout_message);
     ADD("/uapi-conn/timeout-cancelled-in-flight", test_timeout_cancelled_in_flight);
     ADD("/uapi-conn/timeout-not-while-queued", test_timeout_not_while_queued);
+    ADD("/uapi-conn/unanswered-count", test_unanswered_count);
     ADD("/uapi-conn/close", test_close);
     ADD("/uapi-conn/connect-failure", test_connect_failure);
 #undef ADD

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the netns suites share: a mesh profile for the test network, and
+ * bringing it up and down the way NetworkManager would.
+ */
+#pragma once
+
+#include "wgm-test-bus.h"
+#include "wgm-test-netns.h"
+#include "wgm-test-vpn.h"
+
+#define WGM_TEST_BUS_NAME      "org.freedesktop.NetworkManager.wgmesh"
+#define WGM_TEST_STATE_STARTED 4
+#define WGM_TEST_STATE_STOPPED 6
+
+/* vpn.data for the mesh: the test network's peers first (peer @named_peer,
+ * if not 0, with its endpoint given as @host_name), then @n_extra made-up
+ * peers (random keys, endpoints where nothing listens) to reach a size. */
+GVariant *wgm_test_mesh_connection_named(WgmTestNet *net,
+                                         guint       n_extra,
+                                         guint       named_peer,
+                                         const char *host_name);
+GVariant *wgm_test_mesh_connection(WgmTestNet *net, guint n_extra);
+
+/* Connect, wait for Config and Ip4Config, apply them as NetworkManager does. */
+void wgm_test_mesh_bring_up(WgmTestHarness *f, GVariant *connection, gint64 *out_config_usec);
+/* Disconnect and check nothing is left (interface, process, socket, objects). */
+void wgm_test_mesh_tear_down_and_check(WgmTestHarness *f);
+
+/* A peer's u64 property from wgm_test_vpn_get_peers(). */
+guint64 wgm_test_mesh_peer_u64(GHashTable *peers, const char *key, const char *prop);

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A stand-in WgmBackend for mesh tests that need neither root nor
+ * wireguard-go: it records every transaction the mesh applies and answers
+ * polls with statistics the test scripts.  Operations complete from an idle
+ * source, as a real backend's would from the main loop.
+ */
+#pragma once
+
+#include "wgm-backend.h"
+
+#define FAKE_TYPE_BACKEND (fake_backend_get_type())
+G_DECLARE_FINAL_TYPE(FakeBackend, fake_backend, FAKE, BACKEND, WgmBackend)
+
+/* One peer entry of a recorded transaction (no secrets kept). */
+typedef struct {
+    WgmKey      public_key;
+    gboolean    remove;
+    gboolean    kick;
+    gboolean    has_endpoint;
+    WgmEndpoint endpoint;
+    guint       n_allowed_ips;
+} FakeEntry;
+
+typedef struct {
+    gboolean replace_peers;
+    gint32   listen_port;
+    GArray  *entries; /* of FakeEntry */
+} FakeTransaction;
+
+FakeBackend *fake_backend_new(void);
+
+/* Every transaction applied so far (of FakeTransaction*), oldest first. */
+GPtrArray *fake_backend_get_transactions(FakeBackend *self);
+void       fake_backend_clear_transactions(FakeBackend *self);
+/* How often start/get_stats were called. */
+guint fake_backend_get_n_starts(FakeBackend *self);
+guint fake_backend_get_n_polls(FakeBackend *self);
+
+/* What the next polls report for @key (handshake realtime usec, counters);
+ * peers never set are reported with zeros. */
+void fake_backend_set_peer(FakeBackend  *self,
+                           const WgmKey *key,
+                           gint64        last_handshake,
+                           guint64       rx,
+                           guint64       tx);
+/* The next @n applies fail. */
+void fake_backend_fail_applies(FakeBackend *self, guint n);
+/* The next @n starts fail. */
+void fake_backend_fail_starts(FakeBackend *self, guint n);
+/* The process "crashes": pending work fails, "died" is emitted. */
+void fake_backend_die(FakeBackend *self, const char *why);
+
+/* Counts entries of @t for @key: kicks, removes. */
+guint fake_transaction_count(const FakeTransaction *t,
+                             const WgmKey          *key,
+                             gboolean               remove,
+                             gboolean               kick);

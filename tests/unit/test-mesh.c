@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The mesh's scheduler and guards against a stand-in backend
+ * (fake-backend.c) on a fake clock: no root, no wireguard-go, no sleeping.
+ * (The real thing runs in the netns suite; this is where exact schedules,
+ * transactions and signals are checked.)
+ */
+#include "config.h"
+
+#include "fake-backend.h"
+#include "wgm-error.h"
+#include "wgm-mesh.h"
+#include "wgm-settings-keys.h"
+
+#define SEC   G_USEC_PER_SEC
+#define MONO0 ((gint64)1000 * SEC)
+#define REAL0 ((gint64)1700000000 * SEC)
+#define AT(s) (MONO0 + (gint64)((s)*SEC))
+
+typedef struct {
+    gint64       mono;
+    FakeBackend *backend;
+    WgmMesh     *mesh;
+    guint        n_peers;
+    guint        n_changed_signals;
+    guint        n_added;
+    guint        n_removed;
+    GError      *failed;
+} Fixture;
+
+static gint64
+fake_mono(gpointer user_data)
+{
+    return ((Fixture *)user_data)->mono;
+}
+
+static gint64
+fake_real(gpointer user_data)
+{
+    return REAL0 + (((Fixture *)user_data)->mono - MONO0);
+}
+
+static void
+peer_key(guint i, WgmKey *key)
+{
+    memset(key, 0, sizeof(*key));
+    key->bytes[0] = 0x10;
+    key->bytes[1] = i & 0xff;
+    key->bytes[2] = (i >> 8) & 0xff;
+}
+
+static void
+add_peer_settings(NMSettingVpn *s, guint i, const char *extra_key, const char *extra_value)
+{
+    WgmKey           key;
+    char             b64[WGM_KEY_B64_LEN + 1];
+    g_autofree char *k_pub = g_strdup_printf("peer.%u.public-key", i);
+    g_autofree char *k_ep  = g_strdup_printf("peer.%u.endpoint", i);
+    g_autofree char *k_ips = g_strdup_printf("peer.%u.allowed-ips", i);
+    g_autofree char *ep    = g_strdup_printf("192.0.2.%u:%u", 1 + i % 250, 51000 + i / 250);
+    g_autofree char *ips =
+        g_strdup_printf("10.%u.%u.%u/32", 100 + i / 65536, (i / 256) % 256, i % 256);
+    g_autofree char *k_xtra = extra_key ? g_strdup_printf("peer.%u.%s", i, extra_key) : NULL;
+
+    peer_key(i, &key);
+    wgm_key_to_base64(&key, b64);
+    nm_setting_vpn_add_data_item(s, k_pub, b64);
+    nm_setting_vpn_add_data_item(s, k_ep, ep);
+    nm_setting_vpn_add_data_item(s, k_ips, ips);
+    if (k_xtra)
+        nm_setting_vpn_add_data_item(s, k_xtra, extra_value);
+}
+
+/* @n peers 1..n; peer @special gets @extra_key = @extra_value. */
+static WgmConfig *
+make_config(guint n, guint special, const char *extra_key, const char *extra_value)
+{
+    g_autoptr(NMSettingVpn) s = NM_SETTING_VPN(nm_setting_vpn_new());
+    g_autoptr(GError) error   = NULL;
+    WgmConfig *config;
+
+    g_object_set(s, NM_SETTING_VPN_SERVICE_TYPE, WGM_VPN_SERVICE_TYPE, NULL);
+    nm_setting_vpn_add_secret(
+        s, WGM_KEY_PRIVATE_KEY, "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=");
+    nm_setting_vpn_add_data_item(s, WGM_KEY_ADDRESS, "10.0.0.1/8");
+    for (guint i = 1; i <= n; i++)
+        add_peer_settings(s, i, i == special ? extra_key : NULL, extra_value);
+    config = wgm_config_new_from_setting(s, &error);
+    g_assert_no_error(error);
+    return config;
+}
+
+static void
+iterate(void)
+{
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+}
+
+static void
+changed_cb(WgmMesh *mesh, Fixture *f)
+{
+    f->n_changed_signals++;
+}
+
+static void
+added_cb(WgmMesh *mesh, WgmPeer *peer, Fixture *f)
+{
+    f->n_added++;
+}
+
+static void
+removed_cb(WgmMesh *mesh, WgmPeer *peer, Fixture *f)
+{
+    f->n_removed++;
+}
+
+static void
+failed_cb(WgmMesh *mesh, const GError *error, Fixture *f)
+{
+    g_clear_error(&f->failed);
+    f->failed = g_error_copy(error);
+}
+
+static void
+started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(wgm_mesh_start_finish(WGM_MESH(source), result, &error));
+    g_assert_no_error(error);
+    *(gboolean *)user_data = TRUE;
+}
+
+static void
+start_mesh(Fixture *f, WgmConfig *config)
+{
+    WgmMeshClock clock   = { fake_mono, fake_real, f };
+    gboolean     started = FALSE;
+
+    f->mono    = MONO0;
+    f->backend = fake_backend_new();
+    f->mesh    = wgm_mesh_new(WGM_BACKEND(f->backend), config);
+    f->n_peers = config->peers->len;
+    wgm_mesh_set_clock(f->mesh, &clock, 1234);
+    g_signal_connect(f->mesh, "changed", G_CALLBACK(changed_cb), f);
+    g_signal_connect(f->mesh, "peer-added", G_CALLBACK(added_cb), f);
+    g_signal_connect(f->mesh, "peer-removed", G_CALLBACK(removed_cb), f);
+    g_signal_connect(f->mesh, "failed", G_CALLBACK(failed_cb), f);
+    wgm_mesh_start_async(f->mesh, NULL, started_cb, &started);
+    while (!started)
+        g_main_context_iteration(NULL, TRUE);
+    iterate();
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+    if (f->mesh)
+        wgm_mesh_stop(f->mesh);
+    iterate();
+    g_clear_object(&f->mesh);
+    g_clear_object(&f->backend);
+    g_clear_error(&f->failed);
+}
+
+/* Runs the scheduler on the fake clock up to @t (seconds after start),
+ * deadline by deadline, letting the fake backend answer in between. */
+static void
+run_until(Fixture *f, double t)
+{
+    gint64 end = AT(t);
+
+    for (;;) {
+        gint64 next = wgm_mesh_get_next_deadline(f->mesh);
+
+        if (next > end)
+            break;
+        f->mono = MAX(f->mono, next);
+        wgm_mesh_dispatch(f->mesh);
+        iterate();
+    }
+    f->mono = MAX(f->mono, end);
+    wgm_mesh_dispatch(f->mesh);
+    iterate();
+}
+
+static WgmPeer *
+peer_n(Fixture *f, guint i)
+{
+    WgmKey key;
+
+    peer_key(i, &key);
+    return wgm_mesh_lookup_peer(f->mesh, &key);
+}
+
+static void
+handshake(Fixture *f, guint i, guint64 rx, guint64 tx)
+{
+    WgmKey key;
+
+    peer_key(i, &key);
+    fake_backend_set_peer(f->backend, &key, fake_real(f), rx, tx);
+}
+
+/* Times (seconds after start) at which @i was kicked or re-created. */
+static GArray *
+kick_times(Fixture *f, guint i, GArray *times_of_transactions)
+{
+    GPtrArray *ts  = fake_backend_get_transactions(f->backend);
+    GArray    *out = g_array_new(FALSE, FALSE, sizeof(double));
+    WgmKey     key;
+
+    peer_key(i, &key);
+    for (guint j = 0; j < ts->len; j++) {
+        if (fake_transaction_count(ts->pdata[j], &key, FALSE, TRUE) > 0)
+            g_array_append_val(out, g_array_index(times_of_transactions, double, j));
+    }
+    return out;
+}
+
+/* Records, per transaction, the fake time at which it was applied. */
+static void
+run_recording(Fixture *f, double until, GArray *times)
+{
+    GPtrArray *ts = fake_backend_get_transactions(f->backend);
+
+    while ((double)(f->mono - MONO0) / SEC < until) {
+        gint64 next = wgm_mesh_get_next_deadline(f->mesh);
+        double now;
+
+        if (next > AT(until))
+            break;
+        f->mono = MAX(f->mono, next);
+        wgm_mesh_dispatch(f->mesh);
+        iterate();
+        now = (double)(f->mono - MONO0) / SEC;
+        while (times->len < ts->len)
+            g_array_append_val(times, now);
+    }
+    f->mono = MAX(f->mono, AT(until));
+}
+
+static void
+test_start_and_guard_schedule(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_config(3, 0, NULL, NULL);
+    g_autoptr(GArray) times     = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) kicks     = NULL;
+    FakeTransaction *first;
+    WgmPeer         *p3;
+    WgmKey           key;
+
+    start_mesh(f, config);
+    /* one transaction: everything, every eager peer asked to handshake */
+    g_assert_cmpuint(fake_backend_get_transactions(f->backend)->len, ==, 1);
+    first = fake_backend_get_transactions(f->backend)->pdata[0];
+    g_assert_true(first->replace_peers);
+    for (guint i = 1; i <= 3; i++) {
+        peer_key(i, &key);
+        g_assert_cmpuint(fake_transaction_count(first, &key, FALSE, TRUE), ==, 1);
+        g_assert_cmpint(peer_n(f, i)->state, ==, WGM_PEER_STATE_CONNECTING);
+        g_assert_cmpuint(peer_n(f, i)->attempts, ==, 1);
+    }
+    g_array_append_val(times, (double){ 0 });
+
+    /* peers 1 and 2 answer, 3 never does */
+    handshake(f, 1, 92, 148);
+    handshake(f, 2, 92, 148);
+    run_recording(f, 0.5, times);
+    g_assert_cmpint(peer_n(f, 1)->state, ==, WGM_PEER_STATE_CONNECTED);
+    g_assert_cmpint(peer_n(f, 2)->state, ==, WGM_PEER_STATE_CONNECTED);
+    p3 = peer_n(f, 3);
+    g_assert_cmpint(p3->state, ==, WGM_PEER_STATE_CONNECTING);
+    g_assert_null(p3->guard.backoff); /* still in its grace time */
+
+    run_recording(f, 120, times);
+    kicks = kick_times(f, 3, times);
+    /* grace 3 s, then steps of 0.8, 1.6, 3.2 s moved onto WireGuard's 5 s
+     * rhythm, then 6.4, 12.8, 25.6 s (±10 %), then 30 s + spread */
+    g_assert_cmpuint(kicks->len, >=, 7);
+    g_assert_cmpuint(kicks->len, <=, 9);
+    g_assert_cmpfloat(g_array_index(kicks, double, 0), ==, 0);
+    for (guint i = 1; i < kicks->len; i++) {
+        double gap = g_array_index(kicks, double, i) - g_array_index(kicks, double, i - 1);
+
+        g_assert_cmpfloat(gap, >=, 5.0); /* never inside REKEY_TIMEOUT */
+        if (i >= 5)
+            g_assert_cmpfloat(gap, >, 5.7); /* growing: 6.4 s and more */
+    }
+    g_assert_cmpfloat(g_array_index(kicks, double, 1), ==, 5.0);
+    g_assert_cmpuint(p3->attempts, ==, kicks->len);
+    g_assert_nonnull(p3->guard.backoff);
+    /* NextRetry says when the next step is, on the wall clock */
+    g_assert_cmpint(p3->next_retry, >, fake_real(f));
+    g_assert_cmpint(p3->next_retry / SEC, ==, (REAL0 + (p3->next_kick_mono - MONO0)) / SEC);
+    /* the connected ones were left alone (no refresh before 125 s) */
+    g_assert_cmpuint(kick_times(f, 1, times)->len, ==, 1);
+    g_assert_cmpuint(f->n_changed_signals, >, 0);
+}
+
+static void
+test_give_up_and_network_change(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_config(2, 2, WGM_PEER_FIELD_GIVE_UP_AFTER, "20");
+    WgmPeer *p2;
+    guint    n_before;
+
+    start_mesh(f, config);
+    handshake(f, 1, 92, 148);
+    run_until(f, 60);
+    p2 = peer_n(f, 2);
+    g_assert_cmpint(p2->state, ==, WGM_PEER_STATE_IDLE);
+    g_assert_true(p2->guard.gave_up);
+    g_assert_nonnull(p2->last_error);
+    g_assert_true(g_str_has_prefix(p2->last_error, "gave up after"));
+    g_assert_cmpint(p2->next_kick_mono, ==, 0);
+    g_assert_cmpint(peer_n(f, 1)->state, ==, WGM_PEER_STATE_CONNECTED);
+
+    /* nothing more happens to it ... */
+    n_before = fake_backend_get_transactions(f->backend)->len;
+    run_until(f, 115);
+    g_assert_cmpuint(fake_backend_get_transactions(f->backend)->len, ==, n_before);
+
+    /* ... until the network changes: at once, in one transaction that also
+     * re-checks the connected peer's path with a keepalive */
+    wgm_mesh_network_changed(f->mesh, "test");
+    g_assert_cmpint(p2->state, ==, WGM_PEER_STATE_CONNECTING);
+    g_assert_cmpint(wgm_mesh_get_last_network_change(f->mesh), ==, fake_real(f));
+    wgm_mesh_dispatch(f->mesh);
+    iterate();
+    {
+        GPtrArray       *ts = fake_backend_get_transactions(f->backend);
+        FakeTransaction *t  = ts->pdata[ts->len - 1];
+        WgmKey           k1, k2;
+
+        g_assert_cmpuint(ts->len, ==, n_before + 1);
+        peer_key(1, &k1);
+        peer_key(2, &k2);
+        g_assert_cmpuint(fake_transaction_count(t, &k1, FALSE, TRUE), ==, 1);
+        g_assert_cmpuint(fake_transaction_count(t, &k2, FALSE, TRUE), ==, 1);
+    }
+    g_assert_false(p2->guard.gave_up);
+    g_assert_null(p2->guard.backoff);
+}
+
+/* A network change while a peer is deep in its backoff retries it at once,
+ * re-creating it when WireGuard would drop a kick. */
+static void
+test_network_change_resets_backoff(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_config(1, 0, NULL, NULL);
+    WgmPeer         *p;
+    GPtrArray       *ts;
+    FakeTransaction *t;
+    WgmKey           k;
+    gint64           step_before;
+
+    start_mesh(f, config);
+    run_until(f, 200);
+    p = peer_n(f, 1);
+    g_assert_nonnull(p->guard.backoff);
+    step_before = p->next_kick_mono;
+    g_assert_cmpint(step_before - f->mono, >, 0);
+
+    /* let the kick be recent: a plain kick would be dropped by WireGuard */
+    f->mono = p->guard.last_initiation + 2 * SEC;
+    wgm_mesh_network_changed(f->mesh, "primary connection eth0 -> wlan0");
+    g_assert_null(p->guard.backoff);
+    g_assert_cmpint(wgm_mesh_get_next_deadline(f->mesh), ==, f->mono);
+    wgm_mesh_dispatch(f->mesh);
+    iterate();
+    ts = fake_backend_get_transactions(f->backend);
+    t  = ts->pdata[ts->len - 1];
+    peer_key(1, &k);
+    g_assert_cmpuint(fake_transaction_count(t, &k, TRUE, FALSE), ==, 1); /* removed ... */
+    g_assert_cmpuint(fake_transaction_count(t, &k, FALSE, TRUE), ==, 1); /* ... and back */
+    /* then a fresh grace time, and a backoff from scratch */
+    g_assert_cmpint(p->next_kick_mono, ==, f->mono + WGM_GUARD_GRACE_USEC);
+    handshake(f, 1, 92, 148);
+    run_until(f, (double)(f->mono - MONO0) / SEC + 0.5);
+    g_assert_cmpint(p->state, ==, WGM_PEER_STATE_CONNECTED);
+    g_assert_cmpuint(p->attempts, ==, 0);
+    g_assert_null(p->guard.backoff);
+}
+
+static void
+test_dead_peer(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_config(2, 0, NULL, NULL);
+    WgmPeer *p1, *p2;
+    double   t;
+    double   dead_at = -1;
+
+    start_mesh(f, config);
+    handshake(f, 1, 92, 148);
+    handshake(f, 2, 92, 148);
+    run_until(f, 1);
+    p1 = peer_n(f, 1);
+    p2 = peer_n(f, 2);
+    g_assert_cmpint(p1->state, ==, WGM_PEER_STATE_CONNECTED);
+
+    /* peer 1's path dies under traffic; peer 2 is idle except for one of
+     * our keepalives, which is never answered */
+    for (t = 2; t < 40; t += 1) {
+        WgmKey k1;
+
+        peer_key(1, &k1);
+        fake_backend_set_peer(f->backend, &k1, REAL0, 92, 148 + (guint64)(t * 100));
+        if (t == 10)
+            handshake(f, 2, 92, 148 + 32);
+        run_until(f, t);
+        if (p1->state != WGM_PEER_STATE_CONNECTED && dead_at < 0)
+            dead_at = t;
+    }
+    g_assert_cmpfloat(dead_at, >=, 15);
+    g_assert_cmpfloat(dead_at, <=, 22);
+    g_assert_cmpint(p1->state, ==, WGM_PEER_STATE_CONNECTING);
+    g_assert_nonnull(p1->last_error);
+    g_assert_true(g_str_has_prefix(p1->last_error, "no reply"));
+    g_assert_cmpuint(p1->attempts, >, 0);
+    g_assert_cmpint(p2->state, ==, WGM_PEER_STATE_CONNECTED);
+    /* the counters keep their history across the re-created peer */
+    g_assert_cmpuint(p1->tx_bytes, >=, 148 + 3900);
+}
+
+static void
+test_backend_restart(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_config(3, 0, NULL, NULL);
+    WgmPeer         *before[3];
+    GPtrArray       *ts;
+    FakeTransaction *t;
+
+    start_mesh(f, config);
+    for (guint i = 1; i <= 3; i++) {
+        handshake(f, i, 1000, 2000);
+        before[i - 1] = peer_n(f, i);
+    }
+    run_until(f, 1);
+    g_assert_cmpint(before[0]->state, ==, WGM_PEER_STATE_CONNECTED);
+
+    fake_backend_die(f->backend, "wireguard-go was killed by signal 9");
+    g_assert_null(f->failed);
+    run_until(f, 3);
+    g_assert_cmpuint(fake_backend_get_n_starts(f->backend), ==, 2);
+    g_assert_cmpuint(wgm_mesh_get_backend_restarts(f->mesh), ==, 1);
+    ts = fake_backend_get_transactions(f->backend);
+    t  = ts->pdata[ts->len - 1];
+    g_assert_true(t->replace_peers);
+    g_assert_cmpuint(t->entries->len, ==, 3);
+    g_assert_cmpint(t->listen_port, ==, 51820); /* the port the peers know */
+    for (guint i = 1; i <= 3; i++) {
+        g_assert_true(peer_n(f, i) == before[i - 1]); /* same objects */
+        g_assert_cmpint(before[i - 1]->state, ==, WGM_PEER_STATE_CONNECTING);
+        handshake(f, i, 50, 60);
+    }
+    run_until(f, 4);
+    for (guint i = 0; i < 3; i++) {
+        g_assert_cmpint(before[i]->state, ==, WGM_PEER_STATE_CONNECTED);
+        g_assert_cmpuint(before[i]->rx_bytes, ==, 1050); /* history kept */
+    }
+
+    /* five deaths within a minute (this was the first): give up, say so */
+    for (guint i = 0; i < 3; i++) {
+        fake_backend_die(f->backend, "crash");
+        run_until(f, (double)(f->mono - MONO0) / SEC + 10);
+    }
+    g_assert_null(f->failed);
+    fake_backend_die(f->backend, "crash again");
+    g_assert_nonnull(f->failed);
+    g_assert_true(g_error_matches(f->failed, WGM_ERROR, WGM_ERROR_BACKEND));
+    g_assert_nonnull(strstr(f->failed->message, "5 times"));
+}
+
+static void
+test_set_peers_diff(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_config(3, 0, NULL, NULL);
+    g_autoptr(WgmConfig) next   = NULL;
+    WgmPeer         *p1;
+    GPtrArray       *ts;
+    FakeTransaction *t;
+    WgmKey           k;
+    guint            n_before;
+
+    start_mesh(f, config);
+    handshake(f, 1, 92, 148);
+    run_until(f, 1);
+    p1 = peer_n(f, 1);
+    g_assert_cmpint(p1->state, ==, WGM_PEER_STATE_CONNECTED);
+
+    /* 1 unchanged, 2 changed (keepalive), 3 gone, 4 new */
+    {
+        g_autoptr(NMSettingVpn) s = NM_SETTING_VPN(nm_setting_vpn_new());
+        g_autoptr(GError) error   = NULL;
+
+        g_object_set(s, NM_SETTING_VPN_SERVICE_TYPE, WGM_VPN_SERVICE_TYPE, NULL);
+        nm_setting_vpn_add_secret(
+            s, WGM_KEY_PRIVATE_KEY, "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=");
+        nm_setting_vpn_add_data_item(s, WGM_KEY_ADDRESS, "10.0.0.1/8");
+        add_peer_settings(s, 1, NULL, NULL);
+        add_peer_settings(s, 2, WGM_PEER_FIELD_PERSISTENT_KEEPALIVE, "25");
+        add_peer_settings(s, 4, NULL, NULL);
+        next = wgm_config_new_from_setting(s, &error);
+        g_assert_no_error(error);
+    }
+    n_before = fake_backend_get_transactions(f->backend)->len;
+    wgm_mesh_set_peers(f->mesh, next);
+    iterate();
+    /* the diff first, in one transaction (kicks for the new peer follow) */
+    ts = fake_backend_get_transactions(f->backend);
+    g_assert_cmpuint(ts->len, >=, n_before + 1);
+    t = ts->pdata[n_before];
+    g_assert_false(t->replace_peers);
+    peer_key(1, &k);
+    g_assert_cmpuint(fake_transaction_count(t, &k, FALSE, FALSE), ==, 0);
+    peer_key(2, &k);
+    g_assert_cmpuint(fake_transaction_count(t, &k, FALSE, FALSE), ==, 1);
+    peer_key(3, &k);
+    g_assert_cmpuint(fake_transaction_count(t, &k, TRUE, FALSE), ==, 1);
+    peer_key(4, &k);
+    g_assert_cmpuint(fake_transaction_count(t, &k, FALSE, FALSE), ==, 1);
+    g_assert_cmpuint(t->entries->len, ==, 3);
+    g_assert_cmpuint(f->n_added, ==, 1);
+    g_assert_cmpuint(f->n_removed, ==, 1);
+    g_assert_true(peer_n(f, 1) == p1);
+    g_assert_cmpint(p1->state, ==, WGM_PEER_STATE_CONNECTED);
+    g_assert_null(peer_n(f, 3));
+    g_assert_cmpuint(peer_n(f, 2)->persistent_keepalive, ==, 25);
+    g_assert_cmpuint(wgm_mesh_get_peers(f->mesh)->len, ==, 3);
+    /* the new peer is asked to handshake at once */
+    run_until(f, (double)(f->mono - MONO0) / SEC);
+    peer_key(4, &k);
+    g_assert_cmpuint(ts->len, >, n_before + 1);
+    g_assert_cmpuint(fake_transaction_count(ts->pdata[n_before + 1], &k, FALSE, TRUE), ==, 1);
+    g_assert_cmpuint(peer_n(f, 4)->attempts, ==, 1);
+}
+
+/* 10,000 guards, one timer: the deadline is the earliest of them all, and a
+ * dispatch takes exactly the peers that are due. */
+static void
+test_earliest_deadline_10000(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_config(10000, 0, NULL, NULL);
+    GPtrArray *peers;
+    gint64     earliest = G_MAXINT64;
+    guint      n_due    = 0;
+    GPtrArray *ts;
+
+    start_mesh(f, config);
+    /* the first steps all land on WireGuard's 5 s rhythm (5, 10, 15 s);
+     * from the 6.4 s step on, jitter and spread set them apart */
+    run_until(f, 16);
+    peers = wgm_mesh_get_peers(f->mesh);
+    for (guint i = 0; i < peers->len; i++) {
+        const WgmPeer *p = peers->pdata[i];
+
+        if (p->next_kick_mono)
+            earliest = MIN(earliest, p->next_kick_mono);
+    }
+    g_assert_cmpint(earliest, >, f->mono);
+    g_assert_cmpint(wgm_mesh_get_next_deadline(f->mesh), <=, earliest);
+    /* step to the earliest peer deadline (polls may come first) */
+    while (wgm_mesh_get_next_deadline(f->mesh) < earliest) {
+        f->mono = wgm_mesh_get_next_deadline(f->mesh);
+        wgm_mesh_dispatch(f->mesh);
+        iterate();
+    }
+    g_assert_cmpint(wgm_mesh_get_next_deadline(f->mesh), ==, earliest);
+    f->mono = earliest;
+    for (guint i = 0; i < peers->len; i++)
+        n_due += ((const WgmPeer *)peers->pdata[i])->next_kick_mono == earliest;
+    fake_backend_clear_transactions(f->backend);
+    wgm_mesh_dispatch(f->mesh);
+    iterate();
+    ts = fake_backend_get_transactions(f->backend);
+    g_assert_cmpuint(ts->len, ==, 1);
+    g_assert_cmpuint(((FakeTransaction *)ts->pdata[0])->entries->len, ==, n_due);
+    /* the jitter and spread keep them apart: few share an instant */
+    g_assert_cmpuint(n_due, <, 10);
+}
+
+static void
+test_connect_peer(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_config(2, 0, NULL, NULL);
+    g_autoptr(GError) error     = NULL;
+    WgmKey   k;
+    WgmPeer *p;
+
+    start_mesh(f, config);
+    run_until(f, 100);
+    peer_key(99, &k);
+    g_assert_false(wgm_mesh_connect_peer(f->mesh, &k, &error));
+    g_assert_error(error, WGM_ERROR, WGM_ERROR_NOT_FOUND);
+
+    peer_key(2, &k);
+    p = peer_n(f, 2);
+    g_assert_nonnull(p->guard.backoff);
+    g_assert_true(wgm_mesh_connect_peer(f->mesh, &k, NULL));
+    g_assert_null(p->guard.backoff);
+    g_assert_cmpint(wgm_mesh_get_next_deadline(f->mesh), ==, f->mono);
+    g_assert_cmpint(peer_n(f, 1)->next_kick_mono, !=, f->mono); /* only that one */
+}
+
+int
+main(int argc, char *argv[])
+{
+    g_test_init(&argc, &argv, NULL);
+    /* The mesh warns about crashes and refused transactions, which these
+     * tests cause on purpose; criticals stay fatal. */
+    g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, NULL, fn, fixture_teardown)
+    ADD("/mesh/start-and-guard-schedule", test_start_and_guard_schedule);
+    ADD("/mesh/give-up-and-network-change", test_give_up_and_network_change);
+    ADD("/mesh/network-change-resets-backoff", test_network_change_resets_backoff);
+    ADD("/mesh/dead-peer", test_dead_peer);
+    ADD("/mesh/backend-restart", test_backend_restart);
+    ADD("/mesh/set-peers-diff", test_set_peers_diff);
+    ADD("/mesh/earliest-deadline-10000", test_earliest_deadline_10000);
+    ADD("/mesh/connect-peer", test_connect_peer);
+    return g_test_run();
+}
