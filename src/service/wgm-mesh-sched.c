@@ -388,16 +388,20 @@ run_due_peers(WgmMesh *self, gint64 now_mono)
 /* ---- polling ------------------------------------------------------------ */
 
 /* Polling is fast only while WireGuard is trying a handshake we asked for
- * (it gives up after 90 s); a peer that can only wait to be contacted, or
+ * (it gives up after 90 s), or while a connected peer has traffic without
+ * an answer (so a dead path shows within about a second of the 15 s rule,
+ * not a slow poll later); a peer that can only wait to be contacted, or
  * whose endpoint does not resolve, does not keep the mesh polling fast. */
 static gboolean
-any_peer_awaiting_handshake(WgmMesh *self, gint64 now_mono)
+any_peer_needs_fast_poll(WgmMesh *self, gint64 now_mono)
 {
     for (guint i = 0; i < self->peers->len; i++) {
         const WgmPeer *peer = self->peers->pdata[i];
 
         if (peer->state == WGM_PEER_STATE_CONNECTING && peer->last_kick_mono
             && now_mono - peer->last_kick_mono < WGM_REKEY_ATTEMPT_USEC)
+            return TRUE;
+        if (peer->state == WGM_PEER_STATE_CONNECTED && peer->guard.unanswered_since)
             return TRUE;
     }
     return FALSE;
@@ -492,7 +496,7 @@ poll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
     }
     update_states(self, now_real, now_mono);
 
-    if (stats && any_peer_awaiting_handshake(self, now_mono)) {
+    if (stats && any_peer_needs_fast_poll(self, now_mono)) {
         self->next_poll_mono = now_mono + self->poll_interval;
         self->poll_interval  = MIN(self->poll_interval * 2, POLL_FAST_MAX_USEC);
     } else if (stats) {

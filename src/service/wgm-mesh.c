@@ -9,10 +9,11 @@
 
 #include "wgm-error.h"
 
-/* wireguard-go restarts: 800 ms, doubling; the backoff is dropped once the
- * process has stayed up for the crash window. */
+/* wireguard-go restarts: 250 ms (a crash is rare: come back fast), then
+ * doubling; the backoff is dropped once the process has stayed up for the
+ * crash window. */
 static const WgmBackoffParams crash_params = {
-    .initial      = 800 * G_TIME_SPAN_MILLISECOND,
+    .initial      = 250 * G_TIME_SPAN_MILLISECOND,
     .factor       = 2.0,
     .jitter       = 0.1,
     .max_interval = 30 * G_USEC_PER_SEC,
@@ -506,6 +507,14 @@ crashed(WgmMesh *self, const GError *error)
         self->crash_backoff = wgm_backoff_new(&crash_params, now, self->rand);
     delay = wgm_backoff_next(self->crash_backoff, now, self->rand);
     g_warning("%s; restarting it in %.1f s", error->message, delay / (double)G_USEC_PER_SEC);
+    /* The sessions went with the process: no peer is connected now, and
+     * only a handshake after this moment makes one so again. */
+    for (guint i = 0; i < self->peers->len; i++) {
+        WgmPeer *peer = self->peers->pdata[i];
+
+        peer->attempt_since = now;
+        wgm_peer_update_state(peer, wgm_mesh_now_real(self), now);
+    }
     self->restarting = TRUE;
     self->restart_at = now + delay;
     self->up_since   = 0;

@@ -233,13 +233,11 @@ peer_paths(Fixture *f)
     g_autoptr(GError) error     = NULL;
     g_autoptr(GVariant) objects = wgm_test_vpn_get_managed_objects(f->vpn, &error);
     GPtrArray *paths            = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(GVariant) dict    = NULL;
     GVariantIter iter;
     const char  *path;
 
     g_assert_no_error(error);
-    dict = g_variant_get_child_value(objects, 0);
-    g_variant_iter_init(&iter, dict);
+    g_variant_iter_init(&iter, objects); /* a{oa{sa{sv}}} */
     while (g_variant_iter_next(&iter, "{&o@a{sa{sv}}}", &path, NULL))
         g_ptr_array_add(paths, g_strdup(path));
     g_ptr_array_sort(paths, wgm_test_compare_strings);
