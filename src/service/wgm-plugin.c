@@ -317,6 +317,16 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
                                     "\"userspace\")");
         return FALSE;
     }
+    /* Parsed (so the key is known and checked) but not applied yet:
+     * refused rather than silently ignored. */
+    if (config->network_map) {
+        g_set_error(error,
+                    WGM_ERROR,
+                    WGM_ERROR_INVALID_SETTING,
+                    WGM_KEY_NETWORK_MAP ": peers from a network-map file are not supported yet; "
+                                        "give them inline as peer.N.*");
+        return FALSE;
+    }
     for (guint i = 0; i < config->peers->len && !has_endpoint; i++)
         has_endpoint = ((WgmPeerConfig *)config->peers->pdata[i])->endpoint_host != NULL;
     if (!has_endpoint) {

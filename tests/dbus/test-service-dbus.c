@@ -156,6 +156,12 @@ static const struct {
     { "peer.1.colour", "blue", FALSE },
     { "private-key", "8I46Pf0oR5ITg1FpXuGYVcjS7z5rEsx2YmrcVbQ9iU==", TRUE },
     { "private-key", NULL, TRUE },
+    /* a secret where every local user can read it */
+    { "private-key", "8I46Pf0oR5ITg1FpXuGYVcjS7z5rEsx2YmrcVbQ9iU0=", FALSE },
+    { "give-up-after", "soon", FALSE },
+    { "peer.1.give-up-after", "2592001", FALSE },
+    /* known, but not applied yet: refused, not ignored */
+    { "network-map", "/etc/wgmesh/peers.conf", FALSE },
 };
 
 static void
