@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "wgm-error.h"
+#include "wgm-glib-utils.h"
 #include "wgm-mesh-private.h"
 #include "wgm-resolve.h"
 #include "wgm-settings-keys.h"
@@ -123,8 +124,8 @@ resolved_cb(GObject *source, GAsyncResult *result, gpointer user_data)
     }
     peer->resolving = FALSE;
     if (results) {
-        gboolean had      = peer->has_endpoint;
-        gboolean changed  = wgm_peer_set_resolved(peer, results);
+        gboolean had     = peer->has_endpoint;
+        gboolean changed = wgm_peer_set_resolved(peer, results);
 
         if (peer->last_error && g_str_has_prefix(peer->last_error, WGM_PEER_FIELD_ENDPOINT ": "))
             wgm_peer_set_error(peer, NULL);
@@ -604,10 +605,10 @@ void
 wgm_mesh_sched_start(WgmMesh *self)
 {
     if (!self->timer) {
-        self->timer = g_source_new(&timer_source_funcs, sizeof(GSource));
-        g_source_set_callback(self->timer, timer_dispatch, self, NULL);
-        g_source_set_static_name(self->timer, "wgm-mesh-scheduler");
-        g_source_attach(self->timer, g_main_context_get_thread_default());
+        self->timer = wgm_source_attach(g_source_new(&timer_source_funcs, sizeof(GSource)),
+                                        timer_dispatch,
+                                        self,
+                                        "wgm-mesh-scheduler");
     }
     self->poll_interval  = POLL_FAST_MIN_USEC;
     self->next_poll_mono = wgm_mesh_now_mono(self) + POLL_FIRST_USEC;

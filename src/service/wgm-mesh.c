@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "wgm-error.h"
+#include "wgm-glib-utils.h"
 
 /* wireguard-go restarts: 250 ms (a crash is rare: come back fast), then
  * doubling; the backoff is dropped once the process has stayed up for the
@@ -677,10 +678,7 @@ wgm_mesh_stop(WgmMesh *self)
     self->running    = FALSE;
     self->restarting = FALSE;
     g_cancellable_cancel(self->cancellable);
-    if (self->timer) {
-        g_source_destroy(self->timer);
-        g_clear_pointer(&self->timer, g_source_unref);
-    }
+    wgm_clear_source(&self->timer);
     if (self->backend) {
         g_clear_signal_handler(&self->died_id, self->backend);
         wgm_backend_stop(self->backend);
