@@ -14,8 +14,8 @@
 #include "wgm-test-util.h"
 
 #define SEC   G_USEC_PER_SEC
-#define MONO0 ((gint64)1000 * SEC)
-#define REAL0 ((gint64)1700000000 * SEC)
+#define MONO0 FAKE_MONO0
+#define REAL0 FAKE_REAL0
 #define AT(s) (MONO0 + (gint64)((s)*SEC))
 
 #define PEER_IFACE "org.freedesktop.NetworkManager.wgmesh.Peer"
@@ -32,33 +32,13 @@ typedef struct {
     guint n_peers_changed; /* seen by a second observer */
 } Fixture;
 
-static gint64
-fake_mono(gpointer user_data)
-{
-    return ((Fixture *)user_data)->mono;
-}
-
-static gint64
-fake_real(gpointer user_data)
-{
-    return REAL0 + (((Fixture *)user_data)->mono - MONO0);
-}
-
-static void
-peer_key(guint i, WgmKey *key)
-{
-    memset(key, 0, sizeof(*key));
-    key->bytes[0] = 0x10;
-    key->bytes[1] = i & 0xff;
-}
-
 static char *
 peer_key_b64(guint i)
 {
     WgmKey key;
     char   b64[WGM_KEY_B64_LEN + 1];
 
-    peer_key(i, &key);
+    fake_peer_key(i, &key);
     wgm_key_to_base64(&key, b64);
     return g_strdup(b64);
 }
@@ -127,7 +107,7 @@ fixture_setup(Fixture *f, gconstpointer data)
     static const guint indices[] = { 1, 2, 0 };
     g_autoptr(WgmConfig) config  = make_config(indices, 0);
     g_autoptr(GError) error      = NULL;
-    WgmMeshClock clock           = { fake_mono, fake_real, f };
+    WgmMeshClock clock           = fake_clock(&f->mono);
     gboolean     started         = FALSE;
 
     f->bus = wgm_test_bus_new(&error);
@@ -293,8 +273,8 @@ test_peers_changed(Fixture *f, gconstpointer data)
      * observer of the mesh sees the same changes (the export clears
      * nothing). */
     n_seen = f->n_peers_changed;
-    peer_key(1, &k);
-    fake_backend_set_peer(f->backend, &k, fake_real(f), 92, 148);
+    fake_peer_key(1, &k);
+    fake_backend_set_peer(f->backend, &k, fake_clock_real(&f->mono), 92, 148);
     run_until(f, 2);
     g_assert_cmpuint(f->n_peers_changed, >, n_seen);
     g_clear_pointer(&peers, g_hash_table_unref);

@@ -3,6 +3,8 @@
 
 #include "fake-backend.h"
 
+#include <string.h>
+
 #include "wgm-glib-utils.h"
 
 struct _FakeBackend {
@@ -277,4 +279,37 @@ fake_transaction_count(const FakeTransaction *t, const WgmKey *key, gboolean rem
             n++;
     }
     return n;
+}
+
+static gint64
+clock_mono(gpointer user_data)
+{
+    return *(const gint64 *)user_data;
+}
+
+gint64
+fake_clock_real(const gint64 *mono)
+{
+    return FAKE_REAL0 + (*mono - FAKE_MONO0);
+}
+
+static gint64
+clock_real(gpointer user_data)
+{
+    return fake_clock_real(user_data);
+}
+
+WgmMeshClock
+fake_clock(gint64 *mono)
+{
+    return (WgmMeshClock){ clock_mono, clock_real, mono };
+}
+
+void
+fake_peer_key(guint i, WgmKey *key)
+{
+    memset(key, 0, sizeof(*key));
+    key->bytes[0] = 0x10;
+    key->bytes[1] = i & 0xff;
+    key->bytes[2] = (i >> 8) & 0xff;
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "wgm-backend.h"
+#include "wgm-mesh.h"
 
 #define FAKE_TYPE_BACKEND (fake_backend_get_type())
 G_DECLARE_FINAL_TYPE(FakeBackend, fake_backend, FAKE, BACKEND, WgmBackend)
@@ -56,3 +57,15 @@ guint fake_transaction_count(const FakeTransaction *t,
                              const WgmKey          *key,
                              gboolean               remove,
                              gboolean               kick);
+
+/* ---- a fake clock for wgm_mesh_set_clock() ------------------------------ */
+
+#define FAKE_MONO0 ((gint64)1000 * G_USEC_PER_SEC)       /* monotonic at "start" */
+#define FAKE_REAL0 ((gint64)1700000000 * G_USEC_PER_SEC) /* realtime at "start" */
+
+/* A WgmMeshClock reading *@mono; realtime follows it from FAKE_REAL0. */
+WgmMeshClock fake_clock(gint64 *mono);
+gint64       fake_clock_real(const gint64 *mono);
+
+/* A distinct made-up public key for peer @i. */
+void fake_peer_key(guint i, WgmKey *key);

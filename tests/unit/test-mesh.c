@@ -13,8 +13,8 @@
 #include "wgm-settings-keys.h"
 
 #define SEC   G_USEC_PER_SEC
-#define MONO0 ((gint64)1000 * SEC)
-#define REAL0 ((gint64)1700000000 * SEC)
+#define MONO0 FAKE_MONO0
+#define REAL0 FAKE_REAL0
 #define AT(s) (MONO0 + (gint64)((s)*SEC))
 
 typedef struct {
@@ -27,27 +27,6 @@ typedef struct {
     guint        n_removed;
     GError      *failed;
 } Fixture;
-
-static gint64
-fake_mono(gpointer user_data)
-{
-    return ((Fixture *)user_data)->mono;
-}
-
-static gint64
-fake_real(gpointer user_data)
-{
-    return REAL0 + (((Fixture *)user_data)->mono - MONO0);
-}
-
-static void
-peer_key(guint i, WgmKey *key)
-{
-    memset(key, 0, sizeof(*key));
-    key->bytes[0] = 0x10;
-    key->bytes[1] = i & 0xff;
-    key->bytes[2] = (i >> 8) & 0xff;
-}
 
 static void
 add_peer_settings(NMSettingVpn *s, guint i, const char *extra_key, const char *extra_value)
@@ -62,7 +41,7 @@ add_peer_settings(NMSettingVpn *s, guint i, const char *extra_key, const char *e
         g_strdup_printf("10.%u.%u.%u/32", 100 + i / 65536, (i / 256) % 256, i % 256);
     g_autofree char *k_xtra = extra_key ? g_strdup_printf("peer.%u.%s", i, extra_key) : NULL;
 
-    peer_key(i, &key);
+    fake_peer_key(i, &key);
     wgm_key_to_base64(&key, b64);
     nm_setting_vpn_add_data_item(s, k_pub, b64);
     nm_setting_vpn_add_data_item(s, k_ep, ep);
@@ -135,7 +114,7 @@ started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 start_mesh(Fixture *f, WgmConfig *config)
 {
-    WgmMeshClock clock   = { fake_mono, fake_real, f };
+    WgmMeshClock clock   = fake_clock(&f->mono);
     gboolean     started = FALSE;
 
     f->mono    = MONO0;
@@ -190,7 +169,7 @@ peer_n(Fixture *f, guint i)
 {
     WgmKey key;
 
-    peer_key(i, &key);
+    fake_peer_key(i, &key);
     return wgm_mesh_lookup_peer(f->mesh, &key);
 }
 
@@ -199,8 +178,8 @@ handshake(Fixture *f, guint i, guint64 rx, guint64 tx)
 {
     WgmKey key;
 
-    peer_key(i, &key);
-    fake_backend_set_peer(f->backend, &key, fake_real(f), rx, tx);
+    fake_peer_key(i, &key);
+    fake_backend_set_peer(f->backend, &key, fake_clock_real(&f->mono), rx, tx);
 }
 
 /* Times (seconds after start) at which @i was kicked or re-created. */
@@ -211,7 +190,7 @@ kick_times(Fixture *f, guint i, GArray *times_of_transactions)
     GArray    *out = g_array_new(FALSE, FALSE, sizeof(double));
     WgmKey     key;
 
-    peer_key(i, &key);
+    fake_peer_key(i, &key);
     for (guint j = 0; j < ts->len; j++) {
         if (fake_transaction_count(ts->pdata[j], &key, FALSE, TRUE) > 0)
             g_array_append_val(out, g_array_index(times_of_transactions, double, j));
@@ -257,7 +236,7 @@ test_start_and_guard_schedule(Fixture *f, gconstpointer data)
     first = fake_backend_get_transactions(f->backend)->pdata[0];
     g_assert_true(first->replace_peers);
     for (guint i = 1; i <= 3; i++) {
-        peer_key(i, &key);
+        fake_peer_key(i, &key);
         g_assert_cmpuint(fake_transaction_count(first, &key, FALSE, TRUE), ==, 1);
         g_assert_cmpint(peer_n(f, i)->state, ==, WGM_PEER_STATE_CONNECTING);
         g_assert_cmpuint(peer_n(f, i)->attempts, ==, 1);
@@ -292,7 +271,7 @@ test_start_and_guard_schedule(Fixture *f, gconstpointer data)
     g_assert_cmpuint(p3->attempts, ==, kicks->len);
     g_assert_nonnull(p3->guard.backoff);
     /* NextRetry says when the next step is, on the wall clock */
-    g_assert_cmpint(p3->next_retry, >, fake_real(f));
+    g_assert_cmpint(p3->next_retry, >, fake_clock_real(&f->mono));
     g_assert_cmpint(p3->next_retry / SEC, ==, (REAL0 + (p3->next_kick_mono - MONO0)) / SEC);
     /* the connected ones were left alone (no refresh before 125 s) */
     g_assert_cmpuint(kick_times(f, 1, times)->len, ==, 1);
@@ -326,7 +305,7 @@ test_give_up_and_network_change(Fixture *f, gconstpointer data)
      * re-checks the connected peer's path with a keepalive */
     wgm_mesh_network_changed(f->mesh, "test");
     g_assert_cmpint(p2->state, ==, WGM_PEER_STATE_CONNECTING);
-    g_assert_cmpint(wgm_mesh_get_last_network_change(f->mesh), ==, fake_real(f));
+    g_assert_cmpint(wgm_mesh_get_last_network_change(f->mesh), ==, fake_clock_real(&f->mono));
     wgm_mesh_dispatch(f->mesh);
     iterate();
     {
@@ -335,8 +314,8 @@ test_give_up_and_network_change(Fixture *f, gconstpointer data)
         WgmKey           k1, k2;
 
         g_assert_cmpuint(ts->len, ==, n_before + 1);
-        peer_key(1, &k1);
-        peer_key(2, &k2);
+        fake_peer_key(1, &k1);
+        fake_peer_key(2, &k2);
         g_assert_cmpuint(fake_transaction_count(t, &k1, FALSE, TRUE), ==, 1);
         g_assert_cmpuint(fake_transaction_count(t, &k2, FALSE, TRUE), ==, 1);
     }
@@ -372,7 +351,7 @@ test_network_change_resets_backoff(Fixture *f, gconstpointer data)
     iterate();
     ts = fake_backend_get_transactions(f->backend);
     t  = ts->pdata[ts->len - 1];
-    peer_key(1, &k);
+    fake_peer_key(1, &k);
     g_assert_cmpuint(fake_transaction_count(t, &k, TRUE, FALSE), ==, 1); /* removed ... */
     g_assert_cmpuint(fake_transaction_count(t, &k, FALSE, TRUE), ==, 1); /* ... and back */
     /* then a fresh grace time, and a backoff from scratch */
@@ -405,7 +384,7 @@ test_dead_peer(Fixture *f, gconstpointer data)
     for (t = 2; t < 40; t += 1) {
         WgmKey k1;
 
-        peer_key(1, &k1);
+        fake_peer_key(1, &k1);
         fake_backend_set_peer(f->backend, &k1, REAL0, 92, 148 + (guint64)(t * 100));
         if (t == 10)
             handshake(f, 2, 92, 148 + 32);
@@ -513,13 +492,13 @@ test_set_peers_diff(Fixture *f, gconstpointer data)
     g_assert_cmpuint(ts->len, >=, n_before + 1);
     t = ts->pdata[n_before];
     g_assert_false(t->replace_peers);
-    peer_key(1, &k);
+    fake_peer_key(1, &k);
     g_assert_cmpuint(fake_transaction_count(t, &k, FALSE, FALSE), ==, 0);
-    peer_key(2, &k);
+    fake_peer_key(2, &k);
     g_assert_cmpuint(fake_transaction_count(t, &k, FALSE, FALSE), ==, 1);
-    peer_key(3, &k);
+    fake_peer_key(3, &k);
     g_assert_cmpuint(fake_transaction_count(t, &k, TRUE, FALSE), ==, 1);
-    peer_key(4, &k);
+    fake_peer_key(4, &k);
     g_assert_cmpuint(fake_transaction_count(t, &k, FALSE, FALSE), ==, 1);
     g_assert_cmpuint(t->entries->len, ==, 3);
     g_assert_cmpuint(f->n_added, ==, 1);
@@ -531,7 +510,7 @@ test_set_peers_diff(Fixture *f, gconstpointer data)
     g_assert_cmpuint(wgm_mesh_get_peers(f->mesh)->len, ==, 3);
     /* the new peer is asked to handshake at once */
     run_until(f, (double)(f->mono - MONO0) / SEC);
-    peer_key(4, &k);
+    fake_peer_key(4, &k);
     g_assert_cmpuint(ts->len, >, n_before + 1);
     g_assert_cmpuint(fake_transaction_count(ts->pdata[n_before + 1], &k, FALSE, TRUE), ==, 1);
     g_assert_cmpuint(peer_n(f, 4)->attempts, ==, 1);
@@ -591,11 +570,11 @@ test_connect_peer(Fixture *f, gconstpointer data)
 
     start_mesh(f, config);
     run_until(f, 100);
-    peer_key(99, &k);
+    fake_peer_key(99, &k);
     g_assert_false(wgm_mesh_connect_peer(f->mesh, &k, &error));
     g_assert_error(error, WGM_ERROR, WGM_ERROR_NOT_FOUND);
 
-    peer_key(2, &k);
+    fake_peer_key(2, &k);
     p = peer_n(f, 2);
     g_assert_nonnull(p->guard.backoff);
     g_assert_true(wgm_mesh_connect_peer(f->mesh, &k, NULL));
