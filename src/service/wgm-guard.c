@@ -48,8 +48,8 @@ wgm_guard_failed(WgmGuard *guard, const WgmBackoffParams *params, gint64 now_mon
     guard->next_step = now_mono + delay;
     /* Give up when the time is up, not at the first step after it. */
     if (guard->backoff->params.give_up_after > 0)
-        guard->next_step = MIN(guard->next_step,
-                               guard->backoff->first_failure + guard->backoff->params.give_up_after);
+        guard->next_step = MIN(
+            guard->next_step, guard->backoff->first_failure + guard->backoff->params.give_up_after);
     return TRUE;
 }
 
@@ -116,6 +116,7 @@ wgm_guard_reset_counters(WgmGuard *guard)
     guard->rx               = 0;
     guard->tx               = 0;
     guard->unanswered_since = 0;
+    guard->sending          = FALSE;
 }
 
 /* Bytes of keepalives WireGuard may have sent in @span without any data of
@@ -144,6 +145,7 @@ wgm_guard_sample(WgmGuard *guard,
     /* Counters that went back belong to a new WireGuard peer (re-created,
      * or a restarted process): start over. */
     if (first || rx_bytes < guard->rx || tx_bytes < guard->tx) {
+        guard->sending          = FALSE;
         guard->sample_mono      = now_mono;
         guard->rx               = rx_bytes;
         guard->tx               = tx_bytes;
@@ -154,13 +156,14 @@ wgm_guard_sample(WgmGuard *guard,
     sent               = tx_bytes - guard->tx;
     guard->sample_mono = now_mono;
     guard->tx          = tx_bytes;
+    guard->sending     = sent > keepalive_allowance(keepalive_sec, span);
     if (rx_bytes != guard->rx) {
         guard->rx               = rx_bytes;
         guard->unanswered_since = 0;
         return FALSE;
     }
     if (guard->unanswered_since == 0) {
-        if (sent > keepalive_allowance(keepalive_sec, span))
+        if (guard->sending)
             guard->unanswered_since = now_mono - span; /* sent since the previous sample */
         return FALSE;
     }

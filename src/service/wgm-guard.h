@@ -57,10 +57,11 @@ typedef struct {
     gboolean    gave_up;         /* Idle until the next network change */
 
     /* the dead-peer rule */
-    gint64  sample_mono; /* last counter sample, 0 = none */
-    guint64 rx;
-    guint64 tx;
-    gint64  unanswered_since; /* monotonic: sent without reply since, 0 = all answered */
+    gint64   sample_mono; /* last counter sample, 0 = none */
+    guint64  rx;
+    guint64  tx;
+    gint64   unanswered_since; /* monotonic: sent without reply since, 0 = all answered */
+    gboolean sending;          /* the last sample saw traffic of ours (beyond keepalives) */
 } WgmGuard;
 
 void wgm_guard_clear(WgmGuard *guard);

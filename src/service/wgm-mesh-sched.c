@@ -23,6 +23,10 @@
 #define POLL_FAST_MIN_USEC (100 * G_TIME_SPAN_MILLISECOND)
 #define POLL_FAST_MAX_USEC (1 * G_USEC_PER_SEC)
 #define POLL_SLOW_USEC     (5 * G_USEC_PER_SEC)
+/* While connected peers carry traffic of ours: how late a dead path can be
+ * noticed after the 15 s rule (the silence is only known to have begun at
+ * the last sample in which something came back). */
+#define POLL_TRAFFIC_USEC (2 * G_USEC_PER_SEC)
 /* After WireGuard refused a batch of kicks, the next batch waits this long. */
 #define KICK_PAUSE_USEC (1 * G_USEC_PER_SEC)
 
@@ -408,6 +412,18 @@ any_peer_needs_fast_poll(WgmMesh *self, gint64 now_mono)
     return FALSE;
 }
 
+static gboolean
+any_peer_sending(WgmMesh *self)
+{
+    for (guint i = 0; i < self->peers->len; i++) {
+        const WgmPeer *peer = self->peers->pdata[i];
+
+        if (peer->state == WGM_PEER_STATE_CONNECTED && peer->guard.sending)
+            return TRUE;
+    }
+    return FALSE;
+}
+
 /* States follow the clock even when a poll fails: a peer whose handshake
  * grows old stops being Connected whether or not WireGuard answers. */
 static void
@@ -501,8 +517,9 @@ poll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
         self->next_poll_mono = now_mono + self->poll_interval;
         self->poll_interval  = MIN(self->poll_interval * 2, POLL_FAST_MAX_USEC);
     } else if (stats) {
-        self->next_poll_mono = now_mono + POLL_SLOW_USEC;
-        self->poll_interval  = POLL_FAST_MIN_USEC;
+        self->next_poll_mono =
+            now_mono + (any_peer_sending(self) ? POLL_TRAFFIC_USEC : POLL_SLOW_USEC);
+        self->poll_interval = POLL_FAST_MIN_USEC;
     }
     wgm_mesh_emit_changes(self);
     wgm_mesh_reschedule(self);

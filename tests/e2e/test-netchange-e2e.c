@@ -54,12 +54,13 @@
 #define LOG_TIMEOUT_MS       5000
 #define CALL_TIMEOUT_MS      10000
 #define SETTLE_MS            3000
-/* The syslog sink stamps a line when it reads it, a little after it was
- * sent: a handshake this much before that stamp came before the service
- * acted on the change. */
-#define SINK_SLACK_USEC (50 * G_TIME_SPAN_MILLISECOND)
-/* WireGuard's own retransmission may get through between letting the peer
- * back and the service acting on the event: then the cycle is repeated. */
+/* A handshake the service's retry asked for completes within milliseconds
+ * on these veths; this is generous for a loaded machine. */
+#define RETRY_TO_HANDSHAKE_USEC (250 * G_TIME_SPAN_MILLISECOND)
+/* WireGuard retransmits an unanswered initiation by itself every 5 s: one
+ * of those may get the peer back before the service acts on the event, or
+ * soon after a retry of the service's that did not: the cycle then proves
+ * nothing either way and is repeated. */
 #define MAX_TRIES 4
 
 typedef enum {
@@ -88,6 +89,7 @@ typedef struct {
     GDBusConnection *logind; /* the stand-in logind's own connection */
     char            *bus_name;
     char            *peer_path;
+    const char      *peer_key; /* the blocked peer's public key */
     GSubprocess     *ping;
     guint            n_addresses; /* added to the uplink so far */
 } Fixture;
@@ -343,15 +345,19 @@ check_quiet(Fixture *f, gsize mark, const char *when)
     return n == 0;
 }
 
-/* What the plugin logged since @mark, for a failure's diagnosis. */
+/* What the plugin logged since @mark about the peer with @key, and the
+ * network changes it saw. */
 static void
-print_plugin_log(Fixture *f, gsize mark)
+print_plugin_log(Fixture *f, gsize mark, const char *key)
 {
-    g_autofree char *log = wgm_test_nm_log_since(f->nm, mark);
-    g_auto(GStrv) lines  = g_strsplit(log, "\n", -1);
+    g_autofree char *log       = wgm_test_nm_log_since(f->nm, mark);
+    g_autofree char *short_key = g_strdup_printf("peer[%.8s", key);
+    g_auto(GStrv) lines        = g_strsplit(log, "\n", -1);
 
     for (guint i = 0; lines[i]; i++) {
-        if (strstr(lines[i], "nm-wgmesh[") && !strstr(lines[i], "GSocketClient"))
+        const char *msg = strstr(lines[i], "nm-wgmesh[");
+
+        if (msg && (strstr(msg, short_key) || strstr(msg, "network changed (")))
             g_test_message("  | %s", lines[i]);
     }
 }
@@ -389,7 +395,6 @@ bring_up(Fixture *f, const char *name)
     g_autoptr(GPtrArray) after  = NULL;
     g_autoptr(GError) error     = NULL;
     g_autofree char *var        = g_strdup_printf("PEER_%u_PUBLIC_KEY", BLOCKED_PEER);
-    const char      *key        = wgm_test_nm_get_var(f->nm, var);
     gint64           t0         = g_get_monotonic_time();
     gint64           deadline   = t0 + (gint64)UP_TIMEOUT_MS * 1000;
 
@@ -405,7 +410,8 @@ bring_up(Fixture *f, const char *name)
             f->bus_name = g_strdup(after->pdata[i]);
     }
     g_assert_nonnull(f->bus_name);
-    while (!all_connected(f, key, &f->peer_path)) {
+    f->peer_key = wgm_test_nm_get_var(f->nm, var);
+    while (!all_connected(f, f->peer_key, &f->peer_path)) {
         if (g_get_monotonic_time() > deadline)
             g_error("%s: not every peer connected %u ms after nmcli connection up",
                     name,
@@ -628,6 +634,9 @@ run_cycle(Fixture *f, Event event, Result *r)
     if (event == EVENT_UPLINK)
         g_test_message("  nmcli device reapply took %.0f ms; measured from its return",
                        r->nmcli_ms);
+    /* What the service did about it (the log may lag a little). */
+    g_usleep(100 * 1000);
+    print_plugin_log(f, mark_unblock, f->peer_key);
 
     if (event == EVENT_NONE) {
         if (check_quiet(f, mark, "with no event"))
@@ -643,24 +652,31 @@ run_cycle(Fixture *f, Event event, Result *r)
     g_test_message("  the service: %s", strstr(line, "nm-wgmesh["));
     g_assert_nonnull(strstr(line, event_keys[event]));
     changed = log_line_time(line);
-    last    = (gint64)last_network_change(f);
-    g_test_message("  logged %+.0f ms, LastNetworkChange %+.0f ms after the event",
+    /* The service's own stamp, taken as it retries every peer. */
+    last = (gint64)last_network_change(f);
+    g_test_message("  logged %+.0f ms, LastNetworkChange %+.0f ms after the event; "
+                   "handshake %+.0f ms after that",
                    (changed - m.at_real) / 1000.0,
-                   (last - m.at_real) / 1000.0);
+                   (last - m.at_real) / 1000.0,
+                   (handshake - last) / 1000.0);
     /* LastNetworkChange moved, to after the event began. */
     g_assert_cmpint(last, >, (gint64)before);
     g_assert_cmpint(last, >=, m.start_real);
 
-    if (handshake < changed - SINK_SLACK_USEC) {
+    if (handshake < last) {
         g_test_message("  inconclusive: the handshake came %.0f ms before the service acted "
                        "(WireGuard's own retransmission); once more",
-                       (changed - handshake) / 1000.0);
+                       (last - handshake) / 1000.0);
+        return FALSE;
+    }
+    if (r->event_ms <= EVENT_BOUND_MS && handshake > last + RETRY_TO_HANDSHAKE_USEC) {
+        g_test_message("  inconclusive: the handshake came %.0f ms after the service's retry, "
+                       "too late to be its answer (WireGuard's own retransmission); once more",
+                       (handshake - last) / 1000.0);
         return FALSE;
     }
     if (r->event_ms > EVENT_BOUND_MS) {
         /* Not fatal: the other event is still measured. */
-        g_test_message("  the plugin's log from letting the peer back:");
-        print_plugin_log(f, mark_unblock);
         g_test_fail_printf("%s: peer-%u connected %.0f ms after the event, more than %u ms",
                            event_names[event],
                            BLOCKED_PEER,

@@ -1,0 +1,821 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The guard against real wireguard-go peers, timed (root).  The service runs
+ * as in the netns suite: in a namespace of its own, on a private bus, driven
+ * like NetworkManager; a python3-dbusmock logind on that bus plays the host
+ * resuming from sleep.  One run measures, for a mesh of SIZE peers:
+ *
+ *   1. the path comes back after a network change: links up -> every real
+ *      peer Connected again, with the network-change reset (logind's
+ *      PrepareForSleep(false)) against without it (the guard's backoff and
+ *      WireGuard's own retransmission only), as a ratio;
+ *   2. a dead peer under traffic: link down -> Connecting;
+ *   3. wireguard-go SIGKILLed -> every real peer Connected again.
+ *
+ * 1,000 wireguard-go processes do not fit a small machine: only N_REAL peers
+ * are real (namespaces, veth, wireguard-go); the mesh is filled up to SIZE
+ * with made-up peers whose endpoints lead nowhere, which the service handles
+ * like any other (retries, re-creation on a reset, re-applied after a
+ * crash).  Every time is measured on the real peers only.
+ *
+ * Times come from the service's own StateSince (and WireGuard's
+ * LatestHandshake), so how often this program polls does not matter.
+ * Nothing is asserted against a clock: the program fails only if something
+ * did not work at all (a peer never came back).
+ *
+ *   bench-guard N_REAL SIZE ROUNDS [BLOCK_S]   (ROUNDS per side of item 1)
+ *
+ * With WGM_BENCH_LOG=FILE the service runs with --debug and its log is
+ * copied to FILE at the end.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "netns-mesh.h"
+#include "wgm-dbus-export.h"
+#include "wgm-test-util.h"
+
+#define LOGIND_NAME     "org.freedesktop.login1"
+#define LOGIND_PATH     "/org/freedesktop/login1"
+#define LOGIND_IFACE    "org.freedesktop.login1.Manager"
+#define MOCK_IFACE      "org.freedesktop.DBus.Mock"
+#define PEER_IFACE      "org.freedesktop.NetworkManager.wgmesh.Peer"
+#define MESH_IFACE      "org.freedesktop.NetworkManager.wgmesh.Mesh"
+#define PROPS_IFACE     "org.freedesktop.DBus.Properties"
+#define DBUSMOCK_PYTHON "/usr/bin/python3" /* Debian's, with python3-dbusmock */
+
+/* Links down this long by default (BLOCK_S): the guard's steps are 12.8 s
+ * and more apart by then. */
+#define BLOCK_S_DEFAULT 40
+/* Four kills, this far apart: the service gives up after five in a minute. */
+#define CRASH_KILLS     4
+#define CRASH_GAP_USEC  (4 * G_USEC_PER_SEC)
+#define POLL_MS         100
+#define CALL_TIMEOUT_MS 10000
+
+typedef struct {
+    WgmTestHarness h;
+    guint          n_real;
+    guint          size;
+    gint64         block; /* usec: links down this long */
+    GPid           logind;
+    char         **paths; /* object path of real peer i at [i], 1-based */
+} Bench;
+
+/* What one real peer reported when it reached the state waited for. */
+typedef struct {
+    gint64  state_since; /* realtime usec */
+    gint64  handshake;   /* realtime usec, 0 = none */
+    gint64  next_retry;  /* realtime usec, 0 = none */
+    guint32 attempts;
+} PeerSample;
+
+typedef struct {
+    GArray *all;       /* double s: links up -> every real peer Connected */
+    GArray *per_peer;  /* double s: its link up -> it Connected */
+    GArray *handshake; /* double s: its link up -> its handshake */
+    GArray *next_step; /* double s: the guard's next step at link up */
+} Side;
+
+static double
+secs(gint64 usec)
+{
+    return usec / 1e6;
+}
+
+static void
+add(GArray *a, double v)
+{
+    g_array_append_val(a, v);
+}
+
+static int
+cmp_double(gconstpointer a, gconstpointer b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static double
+median(GArray *a)
+{
+    g_autoptr(GArray) s = g_array_copy(a);
+    guint n             = s->len;
+
+    if (!n)
+        return 0;
+    g_array_sort(s, cmp_double);
+    return n % 2 ? g_array_index(s, double, n / 2)
+                 : (g_array_index(s, double, n / 2 - 1) + g_array_index(s, double, n / 2)) / 2;
+}
+
+static double
+minimum(GArray *a)
+{
+    double m = a->len ? g_array_index(a, double, 0) : 0;
+
+    for (guint i = 1; i < a->len; i++)
+        m = MIN(m, g_array_index(a, double, i));
+    return m;
+}
+
+static double
+maximum(GArray *a)
+{
+    double m = a->len ? g_array_index(a, double, 0) : 0;
+
+    for (guint i = 1; i < a->len; i++)
+        m = MAX(m, g_array_index(a, double, i));
+    return m;
+}
+
+/* "min 0.31 s, median 0.35 s, max 0.40 s (n=8)" */
+static char *
+stats(GArray *a)
+{
+    return g_strdup_printf(
+        "min %.2f s, median %.2f s, max %.2f s (n=%u)", minimum(a), median(a), maximum(a), a->len);
+}
+
+static void fail(Bench *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* Says what did not work, with the end of the service's log. */
+static void
+fail(Bench *b, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    g_autofree char *log = b->h.service ? wgm_test_service_get_log(b->h.service) : NULL;
+    va_list          ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "bench-guard: FAILED: %s\n", msg);
+    if (log) {
+        gsize len = strlen(log);
+
+        fprintf(
+            stderr, "--- end of the service log ---\n%s\n", log + (len > 6000 ? len - 6000 : 0));
+    }
+}
+
+/* ---- D-Bus -------------------------------------------------------------- */
+
+static GDBusConnection *
+bus(Bench *b)
+{
+    return wgm_test_vpn_get_connection(b->h.vpn);
+}
+
+static GVariant *
+get_all(Bench *b, const char *path, const char *iface)
+{
+    g_autoptr(GError) error   = NULL;
+    g_autoptr(GVariant) reply = g_dbus_connection_call_sync(bus(b),
+                                                            WGM_TEST_BUS_NAME,
+                                                            path,
+                                                            PROPS_IFACE,
+                                                            "GetAll",
+                                                            g_variant_new("(s)", iface),
+                                                            G_VARIANT_TYPE("(a{sv})"),
+                                                            G_DBUS_CALL_FLAGS_NONE,
+                                                            CALL_TIMEOUT_MS,
+                                                            NULL,
+                                                            &error);
+
+    if (!reply) {
+        fprintf(stderr, "bench-guard: GetAll %s: %s\n", path, error->message);
+        return NULL;
+    }
+    return g_variant_get_child_value(reply, 0);
+}
+
+static guint64
+lookup_t(GVariant *props, const char *name)
+{
+    guint64 v = 0;
+
+    g_variant_lookup(props, name, "t", &v);
+    return v;
+}
+
+static guint32
+mesh_u(Bench *b, const char *name)
+{
+    g_autoptr(GVariant) props = get_all(b, WGM_DBUS_PATH, MESH_IFACE);
+    guint32 v                 = 0;
+
+    if (props)
+        g_variant_lookup(props, name, "u", &v);
+    return v;
+}
+
+static gint64
+last_network_change(Bench *b)
+{
+    g_autoptr(GVariant) props = get_all(b, WGM_DBUS_PATH, MESH_IFACE);
+
+    return props ? (gint64)lookup_t(props, "LastNetworkChange") : -1;
+}
+
+/* The real peers' object paths, by their public keys. */
+static gboolean
+find_paths(Bench *b)
+{
+    g_autoptr(GError) error     = NULL;
+    g_autoptr(GVariant) objects = wgm_test_vpn_get_managed_objects(b->h.vpn, &error);
+    GVariantIter iter;
+    GVariant    *ifaces;
+    const char  *path;
+    guint        found = 0, total = 0;
+
+    if (!objects) {
+        fail(b, "GetManagedObjects: %s", error->message);
+        return FALSE;
+    }
+    b->paths = g_new0(char *, b->n_real + 2);
+    g_variant_iter_init(&iter, objects);
+    while (g_variant_iter_next(&iter, "{&o@a{sa{sv}}}", &path, &ifaces)) {
+        g_autoptr(GVariant) props = g_variant_lookup_value(ifaces, PEER_IFACE, NULL);
+        const char *key;
+
+        g_variant_unref(ifaces);
+        if (!props || !g_variant_lookup(props, "PublicKey", "&s", &key))
+            continue;
+        total++;
+        for (guint i = 1; i <= b->n_real; i++) {
+            if (g_str_equal(key, wgm_test_net_get_peer(b->h.net, i)->public_key)) {
+                b->paths[i] = g_strdup(path);
+                found++;
+            }
+        }
+    }
+    if (found != b->n_real || total != b->size) {
+        fail(b,
+             "the mesh exports %u peers, %u of them real; expected %u, %u",
+             total,
+             found,
+             b->size,
+             b->n_real);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * Polls the real peers until each reports @state with a StateSince not
+ * before its @since[i]; fills @out[i] at that moment.  FALSE on timeout.
+ */
+static gboolean
+wait_real(Bench *b, const char *state, const gint64 *since, guint timeout_ms, PeerSample *out)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    memset(out, 0, sizeof(PeerSample) * (b->n_real + 1));
+    for (;;) {
+        guint done = 0;
+
+        for (guint i = 1; i <= b->n_real; i++) {
+            g_autoptr(GVariant) props = NULL;
+            const char *s             = NULL;
+
+            if (out[i].state_since) {
+                done++;
+                continue;
+            }
+            props = get_all(b, b->paths[i], PEER_IFACE);
+            if (!props || !g_variant_lookup(props, "State", "&s", &s) || !g_str_equal(s, state)
+                || (gint64)lookup_t(props, "StateSince") < since[i])
+                continue;
+            out[i].state_since = lookup_t(props, "StateSince");
+            out[i].handshake   = lookup_t(props, "LatestHandshake");
+            done++;
+        }
+        if (done == b->n_real)
+            return TRUE;
+        if (g_get_monotonic_time() > deadline) {
+            for (guint i = 1; i <= b->n_real; i++) {
+                if (!out[i].state_since)
+                    fprintf(stderr, "bench-guard: peer %u never became %s\n", i, state);
+            }
+            return FALSE;
+        }
+        wgm_test_iterate(POLL_MS);
+    }
+}
+
+/* The guard's schedule of every real peer, now. */
+static void
+read_schedule(Bench *b, PeerSample *out)
+{
+    for (guint i = 1; i <= b->n_real; i++) {
+        g_autoptr(GVariant) props = get_all(b, b->paths[i], PEER_IFACE);
+
+        out[i].next_retry = props ? (gint64)lookup_t(props, "NextRetry") : 0;
+        if (props)
+            g_variant_lookup(props, "Attempts", "u", &out[i].attempts);
+    }
+}
+
+/* ---- logind ------------------------------------------------------------- */
+
+/* python3-dbusmock's logind on the private bus (DBUS_SYSTEM_BUS_ADDRESS is
+ * where dbus-python finds the system bus), in a process group of its own
+ * that the test network's watchdog kills should this program die. */
+static gboolean
+logind_start(Bench *b)
+{
+    g_autoptr(GError) error = NULL;
+    g_auto(GStrv) envp      = g_environ_setenv(
+        g_get_environ(), "DBUS_SYSTEM_BUS_ADDRESS", wgm_test_bus_get_address(b->h.bus), TRUE);
+    const char *argv[] = { DBUSMOCK_PYTHON, "-m", "dbusmock", "--template", "logind", NULL };
+    gint64      deadline;
+
+    if (!g_spawn_async(NULL,
+                       (char **)argv,
+                       envp,
+                       G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+                       wgm_test_child_setup_setsid,
+                       NULL,
+                       &b->logind,
+                       &error)) {
+        fail(b, "starting python3-dbusmock: %s", error->message);
+        return FALSE;
+    }
+    wgm_test_net_track_pgid(b->h.net, b->logind);
+    for (deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+         g_get_monotonic_time() < deadline;) {
+        g_autoptr(GVariant) reply = g_dbus_connection_call_sync(bus(b),
+                                                                "org.freedesktop.DBus",
+                                                                "/org/freedesktop/DBus",
+                                                                "org.freedesktop.DBus",
+                                                                "NameHasOwner",
+                                                                g_variant_new("(s)", LOGIND_NAME),
+                                                                G_VARIANT_TYPE("(b)"),
+                                                                G_DBUS_CALL_FLAGS_NONE,
+                                                                CALL_TIMEOUT_MS,
+                                                                NULL,
+                                                                NULL);
+        gboolean has              = FALSE;
+
+        if (reply)
+            g_variant_get(reply, "(b)", &has);
+        if (has)
+            return TRUE;
+        if (!wgm_test_pid_alive(b->logind))
+            break;
+        g_usleep(50 * 1000);
+    }
+    fail(b, "python3-dbusmock's logind did not appear on the bus");
+    return FALSE;
+}
+
+static void
+logind_stop(Bench *b)
+{
+    if (!b->logind)
+        return;
+    kill(-b->logind, SIGKILL);
+    wgm_test_waitpid(b->logind);
+    wgm_test_net_untrack_pgid(b->h.net, b->logind);
+    b->logind = 0;
+}
+
+/* What logind says on resume: PrepareForSleep(false). */
+static gboolean
+emit_resume(Bench *b)
+{
+    g_autoptr(GError) error   = NULL;
+    g_autoptr(GVariant) reply = NULL;
+    GVariantBuilder args;
+
+    g_variant_builder_init(&args, G_VARIANT_TYPE("av"));
+    g_variant_builder_add(&args, "v", g_variant_new_boolean(FALSE));
+    reply = g_dbus_connection_call_sync(
+        bus(b),
+        LOGIND_NAME,
+        LOGIND_PATH,
+        MOCK_IFACE,
+        "EmitSignal",
+        g_variant_new(
+            "(sss@av)", LOGIND_IFACE, "PrepareForSleep", "b", g_variant_builder_end(&args)),
+        NULL,
+        G_DBUS_CALL_FLAGS_NONE,
+        CALL_TIMEOUT_MS,
+        NULL,
+        &error);
+    if (!reply)
+        fail(b, "EmitSignal PrepareForSleep: %s", error->message);
+    return reply != NULL;
+}
+
+/* ---- the real peers' paths ---------------------------------------------- */
+
+/* Traffic to real peer @i from the service's namespace, 5 pings a second,
+ * in a process group of its own (killed by PID, or by the watchdog). */
+static GPid
+start_pinging(Bench *b, guint i)
+{
+    g_autoptr(GError) error   = NULL;
+    g_auto(GStrv) wrap        = wgm_test_net_wrap_argv(b->h.net, wgm_test_net_get_svc_ns(b->h.net));
+    g_autoptr(GStrvBuilder) s = g_strv_builder_new();
+    g_auto(GStrv) argv        = NULL;
+    GPid pid                  = 0;
+
+    g_strv_builder_addv(s, (const char **)wrap);
+    g_strv_builder_add_many(s,
+                            "ping",
+                            "-q",
+                            "-i",
+                            "0.2",
+                            "-w",
+                            "300",
+                            wgm_test_net_get_peer(b->h.net, i)->tunnel,
+                            NULL);
+    argv = g_strv_builder_end(s);
+    if (!g_spawn_async(NULL,
+                       argv,
+                       NULL,
+                       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL
+                           | G_SPAWN_STDERR_TO_DEV_NULL,
+                       wgm_test_child_setup_setsid,
+                       NULL,
+                       &pid,
+                       &error)) {
+        fail(b, "starting ping: %s", error->message);
+        return 0;
+    }
+    wgm_test_net_track_pgid(b->h.net, pid);
+    return pid;
+}
+
+static void
+stop_pinging(Bench *b, GPid *pids)
+{
+    for (guint i = 1; i <= b->n_real; i++) {
+        if (!pids[i])
+            continue;
+        kill(-pids[i], SIGKILL);
+        wgm_test_waitpid(pids[i]);
+        wgm_test_net_untrack_pgid(b->h.net, pids[i]);
+        pids[i] = 0;
+    }
+}
+
+/* Every real peer's veth end in its own namespace goes @updown; @t[i]:
+ * when peer i's command returned (realtime). */
+static gboolean
+set_links(Bench *b, const char *updown, gint64 *t)
+{
+    for (guint i = 1; i <= b->n_real; i++) {
+        g_autoptr(GError) error = NULL;
+        const char *argv[]      = { "ip",   "-n",  wgm_test_net_get_peer(b->h.net, i)->ns,
+                                    "link", "set", "vsvc",
+                                    updown, NULL };
+
+        if (!wgm_test_run(argv, NULL, &error)) {
+            fail(b, "peer %u: %s", i, error->message);
+            return FALSE;
+        }
+        t[i] = g_get_real_time();
+    }
+    return TRUE;
+}
+
+/* ---- 1 and 2: the path dies, and comes back ----------------------------- */
+
+/*
+ * All real peers connected; traffic to each; their links go down until the
+ * dead-peer rule makes each Connecting (@detect gets those times); traffic
+ * stops; the links stay down until BLOCK_S after they went; then up,
+ * with logind's resume signal if @reset, and each real peer is awaited
+ * Connected.
+ */
+static gboolean
+run_round(Bench *b, guint round, gboolean reset, Side *side, GArray *detect)
+{
+    g_autofree gint64     *t_down = g_new0(gint64, b->n_real + 1);
+    g_autofree gint64     *t_up   = g_new0(gint64, b->n_real + 1);
+    g_autofree GPid       *pings  = g_new0(GPid, b->n_real + 1);
+    g_autofree PeerSample *got    = g_new0(PeerSample, b->n_real + 1);
+    g_autofree PeerSample *sched  = g_new0(PeerSample, b->n_real + 1);
+    g_autofree gint64     *zero   = g_new0(gint64, b->n_real + 1);
+    g_autoptr(GArray) r_detect    = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) r_next      = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) r_attempts  = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) r_handshake = g_array_new(FALSE, FALSE, sizeof(double));
+    gint64   change_before, change_after, last_up, all = 0, wait;
+    gboolean ok = FALSE;
+
+    if (!wait_real(b, "connected", zero, 60000, got)) {
+        fail(b, "round %u: the real peers are not all connected to begin with", round);
+        return FALSE;
+    }
+    change_before = last_network_change(b);
+    for (guint i = 1; i <= b->n_real; i++) {
+        if (!(pings[i] = start_pinging(b, i)))
+            goto out;
+    }
+    wgm_test_iterate(1000);
+
+    if (!set_links(b, "down", t_down))
+        goto out;
+    if (!wait_real(b, "connecting", t_down, 60000, got)) {
+        fail(b, "round %u: the dead-peer rule did not make every real peer Connecting", round);
+        goto out;
+    }
+    for (guint i = 1; i <= b->n_real; i++) {
+        add(detect, secs(got[i].state_since - t_down[i]));
+        add(r_detect, secs(got[i].state_since - t_down[i]));
+    }
+    stop_pinging(b, pings);
+
+    wait = t_down[1] + b->block - g_get_real_time();
+    if (wait > 0)
+        wgm_test_iterate(wait / 1000);
+    read_schedule(b, sched);
+
+    if (!set_links(b, "up", t_up))
+        goto out;
+    last_up = t_up[b->n_real];
+    if (reset && !emit_resume(b))
+        goto out;
+    if (!wait_real(b, "connected", t_up, 120000, got)) {
+        fail(b,
+             "round %u (%s): the real peers did not all connect again within 120 s",
+             round,
+             reset ? "with reset" : "without reset");
+        goto out;
+    }
+
+    for (guint i = 1; i <= b->n_real; i++) {
+        all = MAX(all, got[i].state_since - last_up);
+        add(side->per_peer, secs(got[i].state_since - t_up[i]));
+        if (got[i].handshake) {
+            add(side->handshake, secs(got[i].handshake - t_up[i]));
+            add(r_handshake, secs(got[i].handshake - t_up[i]));
+        }
+        if (sched[i].next_retry) {
+            add(side->next_step, secs(sched[i].next_retry - t_up[i]));
+            add(r_next, secs(sched[i].next_retry - t_up[i]));
+        }
+        add(r_attempts, sched[i].attempts);
+    }
+    add(side->all, secs(all));
+
+    /* The reset came from the signal, not from anything else. */
+    change_after = last_network_change(b);
+    if (reset && change_after < last_up) {
+        fail(b, "round %u: the service did not see logind's PrepareForSleep(false)", round);
+        goto out;
+    }
+    if (!reset && change_after != change_before) {
+        fail(b, "round %u: a network change nobody made (LastNetworkChange moved)", round);
+        goto out;
+    }
+    printf("  round %u %-13s dead peers detected in %.1f-%.1f s; at links up after %.0f s: "
+           "next guard step %.1f-%.1f s away (attempts %u-%u); handshakes %.2f-%.2f s and all "
+           "%u real peers connected %.2f s after links up\n",
+           round,
+           reset ? "with reset:" : "without:",
+           minimum(r_detect),
+           maximum(r_detect),
+           secs(b->block),
+           minimum(r_next),
+           maximum(r_next),
+           (guint)minimum(r_attempts),
+           (guint)maximum(r_attempts),
+           minimum(r_handshake),
+           maximum(r_handshake),
+           b->n_real,
+           secs(all));
+    fflush(stdout);
+    ok = TRUE;
+out:
+    stop_pinging(b, pings);
+    return ok;
+}
+
+/* ---- 3: wireguard-go dies ----------------------------------------------- */
+
+/* The service's only child: the wireguard-go it started. */
+static GPid
+wireguard_go_pid(Bench *b)
+{
+    GPid             svc      = wgm_test_service_get_pid(b->h.service);
+    g_autofree char *children = NULL;
+    g_autofree char *path     = g_strdup_printf("/proc/%d/task/%d/children", svc, svc);
+
+    if (!g_file_get_contents(path, &children, NULL, NULL))
+        return 0;
+    return (GPid)g_ascii_strtoll(children, NULL, 10);
+}
+
+static gboolean
+run_crashes(Bench *b, GArray *crash)
+{
+    g_autofree gint64     *since     = g_new0(gint64, b->n_real + 1);
+    g_autofree PeerSample *got       = g_new0(PeerSample, b->n_real + 1);
+    guint32                restarts0 = mesh_u(b, "BackendRestarts");
+    gint64                 last_kill = 0;
+
+    for (guint k = 1; k <= CRASH_KILLS; k++) {
+        gint64 t_kill, all = 0, wait;
+        GPid   pid;
+
+        memset(since, 0, sizeof(gint64) * (b->n_real + 1));
+        if (!wait_real(b, "connected", since, 30000, got)) {
+            fail(b, "kill %u: the real peers are not all connected to begin with", k);
+            return FALSE;
+        }
+        wait = last_kill + CRASH_GAP_USEC - g_get_real_time();
+        if (last_kill && wait > 0)
+            wgm_test_iterate(wait / 1000);
+        pid = wireguard_go_pid(b);
+        if (pid <= 0) {
+            fail(b, "kill %u: the service has no wireguard-go child", k);
+            return FALSE;
+        }
+        t_kill = last_kill = g_get_real_time();
+        if (kill(pid, SIGKILL) != 0) {
+            fail(b, "kill %u: SIGKILL wireguard-go %d: %s", k, pid, g_strerror(errno));
+            return FALSE;
+        }
+        for (guint i = 1; i <= b->n_real; i++)
+            since[i] = t_kill;
+        if (!wait_real(b, "connected", since, 30000, got)) {
+            fail(b, "kill %u: the real peers did not all connect again within 30 s", k);
+            return FALSE;
+        }
+        for (guint i = 1; i <= b->n_real; i++)
+            all = MAX(all, got[i].state_since - t_kill);
+        add(crash, secs(all));
+        printf("  kill %u: wireguard-go %d SIGKILLed, all %u real peers connected again %.2f s "
+               "later\n",
+               k,
+               pid,
+               b->n_real,
+               secs(all));
+        fflush(stdout);
+    }
+    if (mesh_u(b, "BackendRestarts") != restarts0 + CRASH_KILLS) {
+        fail(b,
+             "BackendRestarts went from %u to %u after %u kills",
+             restarts0,
+             mesh_u(b, "BackendRestarts"),
+             CRASH_KILLS);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static Side
+side_new(void)
+{
+    return (Side){
+        g_array_new(FALSE, FALSE, sizeof(double)),
+        g_array_new(FALSE, FALSE, sizeof(double)),
+        g_array_new(FALSE, FALSE, sizeof(double)),
+        g_array_new(FALSE, FALSE, sizeof(double)),
+    };
+}
+
+static void
+side_free(Side *side)
+{
+    g_array_unref(side->all);
+    g_array_unref(side->per_peer);
+    g_array_unref(side->handshake);
+    g_array_unref(side->next_step);
+}
+
+static void
+report(Bench *b, guint rounds, Side *with, Side *without, GArray *detect, GArray *crash)
+{
+    g_autofree char *s_with    = stats(with->all);
+    g_autofree char *s_without = stats(without->all);
+    g_autofree char *p_with    = stats(with->per_peer);
+    g_autofree char *p_without = stats(without->per_peer);
+    g_autofree char *h_without = stats(without->handshake);
+    g_autofree char *n_without = stats(without->next_step);
+    g_autofree char *s_detect  = stats(detect);
+    g_autofree char *s_crash   = stats(crash);
+
+    printf("\nguard, mesh of %u peers: %u real wireguard-go peers", b->size, b->n_real);
+    if (b->size > b->n_real)
+        printf(" + %u made-up peers whose endpoints lead nowhere", b->size - b->n_real);
+    printf(";\nevery time is for the %u real peers (from the service's StateSince)\n", b->n_real);
+    printf("1. path back after a network change (links down %.0f s, %u rounds a side), "
+           "links up -> all %u real peers connected:\n",
+           secs(b->block),
+           rounds,
+           b->n_real);
+    printf("   with reset (PrepareForSleep(false)): %s\n", s_with);
+    printf("   without reset:                       %s\n", s_without);
+    printf("   ratio without/with: median %.1fx, min %.1fx\n",
+           median(without->all) / MAX(median(with->all), 1e-3),
+           minimum(without->all) / MAX(minimum(with->all), 1e-3));
+    printf("   per peer, its link up -> it connected: with %s; without %s\n", p_with, p_without);
+    printf("   without reset: its link up -> its handshake %s; the guard's next step was %s away\n",
+           h_without,
+           n_without);
+    printf("2. dead peer under traffic, link down -> connecting: %s\n", s_detect);
+    printf("3. wireguard-go SIGKILL -> all %u real peers connected: %s\n", b->n_real, s_crash);
+}
+
+int
+main(int argc, char *argv[])
+{
+    g_autofree char *reason  = NULL;
+    g_autoptr(GError) error  = NULL;
+    g_autoptr(GVariant) con  = NULL;
+    g_autoptr(GArray) detect = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) crash  = g_array_new(FALSE, FALSE, sizeof(double));
+    g_auto(GStrv) wrap       = NULL;
+    Side        with = side_new(), without = side_new();
+    Bench       b        = { 0 };
+    guint       rounds   = argc > 3 ? (guint)atoi(argv[3]) : 2;
+    guint       block    = argc > 4 ? (guint)atoi(argv[4]) : BLOCK_S_DEFAULT;
+    const char *save_log = g_getenv("WGM_BENCH_LOG");
+    gint64      t0       = g_get_monotonic_time();
+    int         status   = 1;
+
+    b.n_real = argc > 1 ? (guint)atoi(argv[1]) : 10;
+    b.size   = argc > 2 ? (guint)atoi(argv[2]) : b.n_real;
+    b.block  = (gint64)block * G_USEC_PER_SEC;
+    if (b.n_real < 1 || b.n_real > 250 || b.size < b.n_real || rounds < 1 || block < 25) {
+        fprintf(stderr,
+                "usage: bench-guard N_REAL(1-250) SIZE(>= N_REAL) ROUNDS(>= 1) [BLOCK_S(>= 25)]\n");
+        return 2;
+    }
+    if (!wgm_test_root_checks(&reason)) {
+        fprintf(stderr, "bench-guard: %s; skipped\n", reason);
+        return 77;
+    }
+    if (!g_file_test(DBUSMOCK_PYTHON, G_FILE_TEST_IS_EXECUTABLE)
+        || !wgm_test_run(
+            (const char *const[]){ DBUSMOCK_PYTHON, "-c", "import dbusmock", NULL }, NULL, NULL)) {
+        fprintf(stderr, "bench-guard: needs python3-dbusmock for " DBUSMOCK_PYTHON "; skipped\n");
+        return 77;
+    }
+
+    printf("bench-guard: mesh of %u peers, %u of them real\n", b.size, b.n_real);
+    fflush(stdout);
+    b.h.net = wgm_test_net_new(b.n_real, &error);
+    if (!b.h.net) {
+        fprintf(stderr, "bench-guard: %s\n", error->message);
+        goto out;
+    }
+    b.h.bus = wgm_test_bus_new(&error);
+    if (!b.h.bus) {
+        fprintf(stderr, "bench-guard: %s\n", error->message);
+        goto out;
+    }
+    wrap = wgm_test_net_wrap_argv(b.h.net, wgm_test_net_get_svc_ns(b.h.net));
+    wgm_test_harness_start_service(
+        &b.h, (const char *const *)wrap, WGM_TEST_BUS_NAME, save_log != NULL);
+    /* Before Connect: the service subscribes to logind when the mesh is up. */
+    if (!logind_start(&b))
+        goto out;
+    con = wgm_test_mesh_connection(b.h.net, b.size - b.n_real);
+    wgm_test_mesh_bring_up(&b.h, con, NULL);
+    if (!find_paths(&b))
+        goto out;
+    printf("mesh up in %.1f s\n", secs(g_get_monotonic_time() - t0));
+
+    /* Alternating, so that drift over the run hits both sides alike. */
+    for (guint r = 1; r <= 2 * rounds; r++) {
+        gboolean reset = r % 2 == 0;
+
+        if (!run_round(&b, r, reset, reset ? &with : &without, detect))
+            goto out;
+    }
+    if (!run_crashes(&b, crash))
+        goto out;
+    wgm_test_mesh_tear_down_and_check(&b.h);
+    report(&b, rounds, &with, &without, detect, crash);
+    printf("run time %.0f s\n", secs(g_get_monotonic_time() - t0));
+    status = 0;
+out:
+    fflush(stdout);
+    if (save_log && b.h.service) {
+        g_autofree char *log = wgm_test_service_get_log(b.h.service);
+
+        if (!g_file_set_contents(save_log, log, -1, &error))
+            fprintf(stderr, "bench-guard: %s\n", error->message);
+    }
+    if (b.h.net)
+        logind_stop(&b);
+    wgm_test_harness_clear(&b.h);
+    g_strfreev(b.paths);
+    side_free(&with);
+    side_free(&without);
+    return status;
+}
