@@ -25,6 +25,28 @@ wgm_source_attach(GSource *source, GSourceFunc func, gpointer data, const char *
     return source;
 }
 
+static gboolean
+ready_time_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+    /* A ready time stays set until cleared: disarm before the callback,
+     * which may arm it again. */
+    g_source_set_ready_time(source, -1);
+    return callback(user_data);
+}
+
+static GSourceFuncs ready_time_funcs = {
+    .dispatch = ready_time_dispatch,
+};
+
+GSource *
+wgm_ready_time_source_new(void)
+{
+    GSource *source = g_source_new(&ready_time_funcs, sizeof(GSource));
+
+    g_source_set_ready_time(source, -1);
+    return source;
+}
+
 GError *
 wgm_backend_error_new(const char *fmt, ...)
 {

@@ -20,6 +20,11 @@ GSource *wgm_source_attach(GSource    *source,
                            gpointer    data,
                            const char *static_name);
 
+/* A source with nothing but a ready time (g_source_set_ready_time(), -1 =
+ * idle), disarmed before each dispatch: one timer re-armed to a deadline
+ * costs one call, however many deadlines stand behind it. */
+GSource *wgm_ready_time_source_new(void);
+
 /* A WGM_ERROR_BACKEND error (wireguard-go or the kernel refused or died). */
 GError *wgm_backend_error_new(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 

@@ -566,19 +566,6 @@ timer_dispatch(gpointer user_data)
     return G_SOURCE_CONTINUE;
 }
 
-/* A source with nothing but a ready time: re-arming it is one
- * g_source_set_ready_time(), whatever the number of peers. */
-static gboolean
-timer_source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
-{
-    g_source_set_ready_time(source, -1);
-    return callback(user_data);
-}
-
-static GSourceFuncs timer_source_funcs = {
-    .dispatch = timer_source_dispatch,
-};
-
 gint64
 wgm_mesh_get_next_deadline(WgmMesh *self)
 {
@@ -622,10 +609,8 @@ void
 wgm_mesh_sched_start(WgmMesh *self)
 {
     if (!self->timer) {
-        self->timer = wgm_source_attach(g_source_new(&timer_source_funcs, sizeof(GSource)),
-                                        timer_dispatch,
-                                        self,
-                                        "wgm-mesh-scheduler");
+        self->timer = wgm_source_attach(
+            wgm_ready_time_source_new(), timer_dispatch, self, "wgm-mesh-scheduler");
     }
     self->poll_interval  = POLL_FAST_MIN_USEC;
     self->next_poll_mono = wgm_mesh_now_mono(self) + POLL_FIRST_USEC;

@@ -84,18 +84,6 @@ change_free(Change *change)
 }
 
 static gboolean
-timer_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
-{
-    /* A ready time stays set until cleared: disarm before reporting. */
-    g_source_set_ready_time(source, -1);
-    return callback(user_data);
-}
-
-static GSourceFuncs timer_funcs = {
-    .dispatch = timer_dispatch,
-};
-
-static gboolean
 timer_cb(gpointer user_data)
 {
     WgmNetmon *self         = user_data;
@@ -152,8 +140,8 @@ arm:
     if (!self->burst_start)
         self->burst_start = now;
     if (!self->timer) {
-        self->timer = wgm_source_attach(
-            g_source_new(&timer_funcs, sizeof(GSource)), timer_cb, self, "wgm-netmon-debounce");
+        self->timer =
+            wgm_source_attach(wgm_ready_time_source_new(), timer_cb, self, "wgm-netmon-debounce");
     }
     g_source_set_ready_time(
         self->timer,

@@ -134,6 +134,36 @@ test_describe_msec(void)
     g_assert_cmpstr(c, ==, "1500 ms");
 }
 
+static gboolean
+count_cb(gpointer user_data)
+{
+    (*(guint *)user_data)++;
+    return G_SOURCE_CONTINUE;
+}
+
+/* Armed: dispatched once, then idle until armed again. */
+static void
+test_ready_time_source(void)
+{
+    guint    n      = 0;
+    GSource *source = wgm_source_attach(wgm_ready_time_source_new(), count_cb, &n, "test");
+
+    g_assert_cmpint(g_source_get_ready_time(source), ==, -1);
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+    g_assert_cmpuint(n, ==, 0);
+
+    g_source_set_ready_time(source, g_get_monotonic_time());
+    while (n == 0)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpint(g_source_get_ready_time(source), ==, -1);
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+    g_assert_cmpuint(n, ==, 1);
+    wgm_clear_source(&source);
+    g_assert_null(source);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -143,6 +173,7 @@ main(int argc, char **argv)
     g_test_add_func("/glib-utils/source-attach-and-clear", test_source_attach_and_clear);
     g_test_add_func("/glib-utils/backend-error", test_backend_error);
     g_test_add_func("/glib-utils/describe-msec", test_describe_msec);
+    g_test_add_func("/glib-utils/ready-time-source", test_ready_time_source);
 
     return g_test_run();
 }
