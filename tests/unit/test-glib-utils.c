@@ -135,7 +135,7 @@ test_describe_msec(void)
 }
 
 static gboolean
-count_cb(gpointer user_data)
+count_and_continue_cb(gpointer user_data)
 {
     (*(guint *)user_data)++;
     return G_SOURCE_CONTINUE;
@@ -145,8 +145,9 @@ count_cb(gpointer user_data)
 static void
 test_ready_time_source(void)
 {
-    guint    n      = 0;
-    GSource *source = wgm_source_attach(wgm_ready_time_source_new(), count_cb, &n, "test");
+    guint    n = 0;
+    GSource *source =
+        wgm_source_attach(wgm_ready_time_source_new(), count_and_continue_cb, &n, "test");
 
     g_assert_cmpint(g_source_get_ready_time(source), ==, -1);
     while (g_main_context_iteration(NULL, FALSE))
