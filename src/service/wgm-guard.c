@@ -85,9 +85,14 @@ wgm_guard_choose_action(const WgmGuard *guard,
      * it, and no new handshake: start afresh. */
     if (has_session)
         return WGM_GUARD_ACTION_RECREATE;
-    if (!rate_limited)
-        return WGM_GUARD_ACTION_KICK;
-    return guard->urgent ? WGM_GUARD_ACTION_RECREATE : WGM_GUARD_ACTION_WAIT;
+    /* An urgent retry of a peer WireGuard has been trying: it retransmits
+     * its initiation by itself every 5 s, unseen by us, so a kick now would
+     * likely fall inside its rate limit and be dropped (measured under a
+     * real NetworkManager: 3.4-4.9 s lost).  Only a peer never asked yet
+     * can simply be kicked. */
+    if (guard->urgent)
+        return guard->last_initiation ? WGM_GUARD_ACTION_RECREATE : WGM_GUARD_ACTION_KICK;
+    return rate_limited ? WGM_GUARD_ACTION_WAIT : WGM_GUARD_ACTION_KICK;
 }
 
 void

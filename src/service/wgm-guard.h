@@ -23,7 +23,9 @@
  * retry (network change, ConnectPeer, a newly resolved address) cannot
  * wait: it re-creates the peer instead (remove and add it back with all its
  * settings in the same transaction), which resets WireGuard's rate limit.
- * A peer without a live session loses nothing by that.
+ * It does so even 5 s after our last kick, since WireGuard's own
+ * retransmissions (which we do not see) move the limit on.  A peer without
+ * a live session loses nothing by that.
  *
  * Dead peers: a Connected peer whose transmit counter grows while its
  * receive counter stands still for WGM_GUARD_DEAD_USEC has lost its path

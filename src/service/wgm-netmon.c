@@ -41,6 +41,7 @@ typedef struct {
     NMDevice   *device;
     NMIPConfig *config[2]; /* IPv4, IPv6 */
     gboolean    was_active;
+    char       *signature; /* addresses and gateways, as last seen */
 } DeviceWatch;
 
 struct _WgmNetmon {
@@ -252,14 +253,48 @@ device_name(NMDevice *device)
     return name && *name ? name : nm_device_get_iface(device);
 }
 
+static void
+append_config(GString *out, NMIPConfig *config)
+{
+    GPtrArray *addresses = config ? nm_ip_config_get_addresses(config) : NULL;
+
+    for (guint i = 0; addresses && i < addresses->len; i++) {
+        NMIPAddress *a = addresses->pdata[i];
+
+        g_string_append_printf(
+            out, "%s/%u,", nm_ip_address_get_address(a), nm_ip_address_get_prefix(a));
+    }
+    g_string_append_printf(out, "gw=%s;", (config ? nm_ip_config_get_gateway(config) : NULL) ?: "");
+}
+
+/* What of a device's IP configuration can move a WireGuard path: its
+ * addresses and gateways.  Routes alone never count: NetworkManager adds
+ * host routes to the VPN's gateway on the uplink when the mesh itself comes
+ * up, and may publish a new configuration object with nothing else new. */
+static char *
+device_signature(DeviceWatch *watch)
+{
+    GString *out = g_string_new(NULL);
+
+    append_config(out, watch->config[0]);
+    append_config(out, watch->config[1]);
+    return g_string_free(out, FALSE);
+}
+
 /* A change counts while the device is active, and once more when it stops
  * being so (it lost its addresses). */
 static void
 device_changed(DeviceWatch *watch)
 {
-    WgmNetmon *self   = watch->self;
-    gboolean   active = device_is_active(watch->device);
+    WgmNetmon       *self      = watch->self;
+    gboolean         active    = device_is_active(watch->device);
+    g_autofree char *signature = device_signature(watch);
+    gboolean         same      = g_strcmp0(signature, watch->signature) == 0;
 
+    g_free(watch->signature);
+    watch->signature = g_steal_pointer(&signature);
+    if (same && active == watch->was_active)
+        return;
     if ((active || watch->was_active) && nm_running(self)) {
         const char      *name = device_name(watch->device);
         g_autofree char *key  = g_strconcat("ip:", name, NULL);
@@ -289,7 +324,6 @@ watch_config(DeviceWatch *watch, int i, NMIPConfig *config)
     watch->config[i] = g_object_ref(config);
     g_signal_connect(
         config, "notify::" NM_IP_CONFIG_ADDRESSES, G_CALLBACK(config_changed_cb), watch);
-    g_signal_connect(config, "notify::" NM_IP_CONFIG_ROUTES, G_CALLBACK(config_changed_cb), watch);
     g_signal_connect(config, "notify::" NM_IP_CONFIG_GATEWAY, G_CALLBACK(config_changed_cb), watch);
 }
 
@@ -314,6 +348,7 @@ device_watch_free(DeviceWatch *watch)
     watch_config(watch, 1, NULL);
     g_signal_handlers_disconnect_by_data(watch->device, watch);
     g_object_unref(watch->device);
+    g_free(watch->signature);
     g_free(watch);
 }
 
@@ -332,6 +367,7 @@ watch_device(WgmNetmon *self, NMDevice *device)
     watch->was_active = device_is_active(device);
     watch_config(watch, 0, nm_device_get_ip4_config(device));
     watch_config(watch, 1, nm_device_get_ip6_config(device));
+    watch->signature = device_signature(watch);
     g_signal_connect(device, "notify::" NM_DEVICE_IP4_CONFIG, G_CALLBACK(device_config_cb), watch);
     g_signal_connect(device, "notify::" NM_DEVICE_IP6_CONFIG, G_CALLBACK(device_config_cb), watch);
     g_hash_table_insert(self->devices, device, watch);

@@ -628,6 +628,32 @@ test_two_bursts(Fixture *f, gconstpointer data)
     g_assert_cmpstr(f->changes->pdata[1], ==, "ip config of eth0");
 }
 
+/* Routes alone are no network change: NetworkManager adds host routes to
+ * the VPN's gateway on the uplink when the mesh itself comes up. */
+static void
+test_routes_alone(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GVariant) props = NULL;
+
+    if (!f->conn)
+        return;
+    props = g_variant_ref_sink(g_variant_new_parsed(
+        "{'AddressData': <[{'address': <'192.0.2.10'>, 'prefix': <uint32 24>}]>, "
+        "'Gateway': <''>, "
+        "'RouteData': <[{'dest': <'10.211.1.2'>, 'prefix': <uint32 32>}]>}"));
+    g_variant_unref(call(f,
+                         BUS_NM,
+                         f->eth0_config,
+                         MOCK_IFACE,
+                         "UpdateProperties",
+                         g_variant_new("(s@a{sv})", "", props)));
+    /* proven quiet by a later change being reported alone */
+    iterate_ms(4 * f->debounce_ms);
+    set_connectivity(f, NM_CONNECTIVITY_LIMITED);
+    assert_changes(f, 1);
+    g_assert_cmpstr(f->changes->pdata[0], ==, "connectivity limited");
+}
+
 static gboolean
 has_logged_nm_missing(Fixture *f, gconstpointer data)
 {
@@ -726,6 +752,7 @@ main(int argc, char *argv[])
     ADD("/netmon/sleep", DEBOUNCE_MS, setup_mocks, test_sleep);
     ADD("/netmon/ignored-interface", DEBOUNCE_MS, setup_mocks, test_ignored);
     ADD("/netmon/two-bursts", DEBOUNCE_MS, setup_mocks, test_two_bursts);
+    ADD("/netmon/routes-alone", DEBOUNCE_MS, setup_mocks, test_routes_alone);
     ADD("/netmon/no-services", 0, setup_bus, test_no_services);
     ADD("/netmon/nm-appears", 0, setup_bus, test_nm_appears);
     ADD("/netmon/dispose-during-init", 0, setup_bus, test_dispose_during_init);

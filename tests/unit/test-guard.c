@@ -82,9 +82,22 @@ test_recreate_versus_kick(void)
     g_assert_false(guard.urgent);
     g_assert_cmpint(guard.last_initiation, ==, T(4.9));
 
-    /* 5 s after the last initiation a kick works again */
+    /* 5 s after the last initiation a kick works again ... */
     g_assert_cmpint(
         wgm_guard_choose_action(&guard, T(9.9), FALSE, FALSE), ==, WGM_GUARD_ACTION_KICK);
+    /* ... but an urgent retry still re-creates: WireGuard's own
+     * retransmissions, which we do not see, may have moved its limit on */
+    guard.urgent = TRUE;
+    g_assert_cmpint(
+        wgm_guard_choose_action(&guard, T(60), FALSE, FALSE), ==, WGM_GUARD_ACTION_RECREATE);
+    guard.urgent = FALSE;
+    /* a peer never asked to initiate is simply kicked, urgent or not */
+    {
+        WgmGuard fresh = { .urgent = TRUE };
+
+        g_assert_cmpint(
+            wgm_guard_choose_action(&fresh, T(0), FALSE, FALSE), ==, WGM_GUARD_ACTION_KICK);
+    }
 
     /* a session that went dead: a kick would only send a keepalive on it */
     g_assert_cmpint(
