@@ -9,6 +9,8 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
+
 #include "wgm-test-netns.h"
 #include "wgm-test-nm.h"
 #include "wgm-test-util.h"
@@ -794,12 +796,88 @@ test_nm_stopped(Fixture *f, gconstpointer data)
     assert_gone(f, bus_name, iface);
 }
 
+static gboolean
+all_connected(Fixture *f, const char *bus_name)
+{
+    g_autoptr(GHashTable) peers = cli_peers(f, bus_name);
+
+    for (guint i = 1; i <= wgm_test_nm_get_n_peers(f->nm); i++) {
+        g_autofree char *peer = g_strdup_printf("peer-%u", i);
+
+        if (g_strcmp0(peer_state(peers, peer), "connected") != 0)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* wireguard-go is SIGKILLed under a real NetworkManager: the plugin starts
+ * it again on the same (persistent) interface, NetworkManager keeps the VPN
+ * activated with its address and routes, every peer answers again. */
+static void
+test_wireguard_go_crash(Fixture *f, gconstpointer data)
+{
+    g_autofree char *bus_name = NULL;
+    g_autofree char *iface    = NULL;
+    g_autofree char *again    = NULL;
+    g_autofree char *log      = NULL;
+    g_autoptr(GPtrArray) wggo = NULL;
+    g_autoptr(GError) error   = NULL;
+    const char *bracket;
+    gsize       mark;
+    gint64      t0, deadline;
+
+    if (!f->nm)
+        return;
+    add_profile(f, "mesh", 1, NULL, NULL);
+    bus_name = bring_up(f, "mesh", NULL, NULL);
+    iface    = check_mesh(f, "mesh", 1, bus_name);
+    wggo     = wgm_test_nm_processes(f->nm, "wireguard-go");
+    g_assert_cmpuint(wggo->len, ==, 1);
+    bracket = strchr(wggo->pdata[0], '[');
+    g_assert_nonnull(bracket);
+
+    mark = wgm_test_nm_log_mark(f->nm);
+    t0   = g_get_monotonic_time();
+    wgm_test_nm_exec(f->nm, NULL, &error, "kill -KILL %d", atoi(bracket + 1));
+    g_assert_no_error(error);
+
+    /* Back: a new wireguard-go, every peer connected on D-Bus. */
+    deadline = t0 + 20 * G_USEC_PER_SEC;
+    for (;;) {
+        g_autoptr(GPtrArray) now = wgm_test_nm_processes(f->nm, "wireguard-go");
+
+        if (now->len == 1 && g_strcmp0(now->pdata[0], wggo->pdata[0]) != 0
+            && all_connected(f, bus_name))
+            break;
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(20 * 1000);
+    }
+    g_test_message("wireguard-go SIGKILLed under NetworkManager: all %u peers connected again "
+                   "%.0f ms later",
+                   wgm_test_nm_get_n_peers(f->nm),
+                   (g_get_monotonic_time() - t0) / 1000.0);
+    log = wgm_test_nm_log_since(f->nm, mark);
+    g_assert_nonnull(strstr(log, "wireguard-go restarted"));
+    /* NetworkManager never noticed: still activated, same interface with
+     * its address, routes through it, pings answered. */
+    again = check_mesh(f, "mesh", 1, bus_name);
+    g_assert_cmpstr(again, ==, iface);
+    take_down(f, "mesh");
+    assert_gone(f, bus_name, iface);
+}
+
 int
 main(int argc, char *argv[])
 {
     g_test_init(&argc, &argv, NULL);
 
     g_test_add("/e2e/nm/up", Fixture, NULL, fixture_setup, test_up, fixture_teardown);
+    g_test_add("/e2e/nm/wireguard-go-crash",
+               Fixture,
+               NULL,
+               fixture_setup,
+               test_wireguard_go_crash,
+               fixture_teardown);
     g_test_add("/e2e/nm/down", Fixture, NULL, fixture_setup, test_down, fixture_teardown);
     g_test_add("/e2e/nm/cycles-20", Fixture, NULL, fixture_setup, test_cycles, fixture_teardown);
     g_test_add(
