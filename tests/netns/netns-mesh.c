@@ -8,6 +8,22 @@
 /* vpn.data for the mesh: the test network's peers first, then @n_extra
  * made-up peers (random keys, endpoints on peer 1's host where nothing
  * listens) to reach a given size. */
+void
+wgm_test_mesh_harness_setup(WgmTestHarness *f, guint n_peers)
+{
+    g_autoptr(GError) error = NULL;
+    g_auto(GStrv) wrap      = NULL;
+
+    if (!wgm_test_require_root())
+        return;
+    f->net = wgm_test_net_new(n_peers, &error);
+    g_assert_no_error(error);
+    f->bus = wgm_test_bus_new(&error);
+    g_assert_no_error(error);
+    wrap = wgm_test_net_wrap_argv(f->net, wgm_test_net_get_svc_ns(f->net));
+    wgm_test_harness_start_service(f, (const char *const *)wrap, WGM_TEST_BUS_NAME, TRUE);
+}
+
 GVariant *
 wgm_test_mesh_connection_named(WgmTestNet *net,
                                guint       n_extra,

@@ -13,6 +13,10 @@
 #define WGM_TEST_STATE_STARTED 4
 #define WGM_TEST_STATE_STOPPED 6
 
+/* A network of @n_peers real peers, a private bus and the service in its
+ * own namespace; skipped (harness left empty) where root tests cannot run. */
+void wgm_test_mesh_harness_setup(WgmTestHarness *f, guint n_peers);
+
 /* vpn.data for the mesh: the test network's peers first (peer @named_peer,
  * if not 0, with its endpoint given as @host_name), then @n_extra made-up
  * peers (random keys, endpoints where nothing listens) to reach a size. */

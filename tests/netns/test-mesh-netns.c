@@ -25,18 +25,7 @@ typedef WgmTestHarness Fixture;
 static void
 fixture_setup(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GError) error = NULL;
-    g_auto(GStrv) wrap      = NULL;
-
-    if (!wgm_test_require_root())
-        return;
-
-    f->net = wgm_test_net_new(GPOINTER_TO_UINT(data), &error);
-    g_assert_no_error(error);
-    f->bus = wgm_test_bus_new(&error);
-    g_assert_no_error(error);
-    wrap = wgm_test_net_wrap_argv(f->net, wgm_test_net_get_svc_ns(f->net));
-    wgm_test_harness_start_service(f, (const char *const *)wrap, BUS_NAME, TRUE);
+    wgm_test_mesh_harness_setup(f, GPOINTER_TO_UINT(data));
 }
 
 static void
@@ -232,7 +221,7 @@ peer_paths(Fixture *f)
 {
     g_autoptr(GError) error     = NULL;
     g_autoptr(GVariant) objects = wgm_test_vpn_get_managed_objects(f->vpn, &error);
-    GPtrArray *paths            = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray   *paths          = g_ptr_array_new_with_free_func(g_free);
     GVariantIter iter;
     const char  *path;
 
