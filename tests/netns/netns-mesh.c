@@ -24,11 +24,13 @@ wgm_test_mesh_harness_setup(WgmTestHarness *f, guint n_peers)
     wgm_test_harness_start_service(f, (const char *const *)wrap, WGM_TEST_BUS_NAME, TRUE);
 }
 
-GVariant *
-wgm_test_mesh_connection_named(WgmTestNet *net,
-                               guint       n_extra,
-                               guint       named_peer,
-                               const char *host_name)
+/* Made-up peers' endpoints on @extra_host. */
+static GVariant *
+mesh_connection(WgmTestNet *net,
+                guint       n_extra,
+                const char *extra_host,
+                guint       named_peer,
+                const char *host_name)
 {
     g_autoptr(GPtrArray) data = g_ptr_array_new_with_free_func(g_free);
     const char *secrets[]     = { "private-key", wgm_test_net_get_svc_private_key(net), NULL };
@@ -61,12 +63,27 @@ wgm_test_mesh_connection_named(WgmTestNet *net,
         g_ptr_array_add(data, g_strdup_printf("peer.%u.public-key", i));
         g_ptr_array_add(data, g_base64_encode(key, sizeof(key)));
         g_ptr_array_add(data, g_strdup_printf("peer.%u.endpoint", i));
-        g_ptr_array_add(data, g_strdup_printf("10.200.1.2:%u", 20000 + i));
+        g_ptr_array_add(data, g_strdup_printf("%s:%u", extra_host, 20000 + i));
         g_ptr_array_add(data, g_strdup_printf("peer.%u.allowed-ips", i));
         g_ptr_array_add(data, g_strdup_printf("10.%u.%u.0/24", 100 + i / 256, i % 256));
     }
     g_ptr_array_add(data, NULL);
     return wgm_test_vpn_connection_new("mesh", (const char *const *)data->pdata, secrets);
+}
+
+GVariant *
+wgm_test_mesh_connection_named(WgmTestNet *net,
+                               guint       n_extra,
+                               guint       named_peer,
+                               const char *host_name)
+{
+    return mesh_connection(net, n_extra, "10.200.1.2", named_peer, host_name);
+}
+
+GVariant *
+wgm_test_mesh_connection_extra_at(WgmTestNet *net, guint n_extra, const char *extra_host)
+{
+    return mesh_connection(net, n_extra, extra_host, 0, NULL);
 }
 
 GVariant *

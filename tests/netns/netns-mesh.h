@@ -25,6 +25,10 @@ GVariant *wgm_test_mesh_connection_named(WgmTestNet *net,
                                          guint       named_peer,
                                          const char *host_name);
 GVariant *wgm_test_mesh_connection(WgmTestNet *net, guint n_extra);
+/* The same with the made-up peers' endpoints on @extra_host (as the
+ * service's namespace sees it) instead of peer 1's host: e.g. 127.0.0.1,
+ * where a port is unreachable at once whatever happens to the real links. */
+GVariant *wgm_test_mesh_connection_extra_at(WgmTestNet *net, guint n_extra, const char *extra_host);
 
 /* Connect, wait for Config and Ip4Config, apply them as NetworkManager does. */
 void wgm_test_mesh_bring_up(WgmTestHarness *f, GVariant *connection, gint64 *out_config_usec);
