@@ -153,20 +153,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
 static void
 run_until(Fixture *f, double t)
 {
-    gint64 end = AT(t);
-
-    for (;;) {
-        gint64 next = wgm_mesh_get_next_deadline(f->mesh);
-
-        if (next > end)
-            break;
-        f->mono = MAX(f->mono, next);
-        wgm_mesh_dispatch(f->mesh);
-        iterate();
-    }
-    f->mono = MAX(f->mono, end);
-    wgm_mesh_dispatch(f->mesh);
-    iterate();
+    fake_run_until(f->mesh, &f->mono, AT(t));
 }
 
 static void

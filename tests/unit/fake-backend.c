@@ -313,3 +313,27 @@ fake_peer_key(guint i, WgmKey *key)
     key->bytes[1] = i & 0xff;
     key->bytes[2] = (i >> 8) & 0xff;
 }
+
+static void
+iterate_pending(void)
+{
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+}
+
+void
+fake_run_until(WgmMesh *mesh, gint64 *mono, gint64 end)
+{
+    for (;;) {
+        gint64 next = wgm_mesh_get_next_deadline(mesh);
+
+        if (next > end)
+            break;
+        *mono = MAX(*mono, next);
+        wgm_mesh_dispatch(mesh);
+        iterate_pending();
+    }
+    *mono = MAX(*mono, end);
+    wgm_mesh_dispatch(mesh);
+    iterate_pending();
+}

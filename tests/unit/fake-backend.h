@@ -69,3 +69,8 @@ gint64       fake_clock_real(const gint64 *mono);
 
 /* A distinct made-up public key for peer @i. */
 void fake_peer_key(guint i, WgmKey *key);
+
+/* Runs @mesh's scheduler on the fake clock *@mono up to @end, deadline by
+ * deadline, letting the fake backend answer (the default main context) in
+ * between. */
+void fake_run_until(WgmMesh *mesh, gint64 *mono, gint64 end);
