@@ -48,14 +48,10 @@ peer_key_b64(guint i)
 static WgmConfig *
 make_config(const guint *indices, guint renamed)
 {
-    g_autoptr(NMSettingVpn) s = NM_SETTING_VPN(nm_setting_vpn_new());
+    g_autoptr(NMSettingVpn) s = fake_vpn_setting_new();
     g_autoptr(GError) error   = NULL;
     WgmConfig *config;
 
-    g_object_set(s, NM_SETTING_VPN_SERVICE_TYPE, WGM_VPN_SERVICE_TYPE, NULL);
-    nm_setting_vpn_add_secret(
-        s, WGM_KEY_PRIVATE_KEY, "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=");
-    nm_setting_vpn_add_data_item(s, WGM_KEY_ADDRESS, "10.0.0.1/8");
     for (guint j = 0; indices[j]; j++) {
         guint            i     = indices[j];
         g_autofree char *pub   = peer_key_b64(i);
@@ -76,13 +72,6 @@ make_config(const guint *indices, guint renamed)
     config = wgm_config_new_from_setting(s, &error);
     g_assert_no_error(error);
     return config;
-}
-
-static void
-iterate(void)
-{
-    while (g_main_context_iteration(NULL, FALSE))
-        ;
 }
 
 static void
@@ -128,7 +117,7 @@ fixture_setup(Fixture *f, gconstpointer data)
     wgm_mesh_start_async(f->mesh, NULL, started_cb, &started);
     while (!started)
         g_main_context_iteration(NULL, TRUE);
-    iterate();
+    fake_iterate();
 }
 
 static void
@@ -137,7 +126,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
     g_clear_pointer(&f->export, wgm_dbus_export_free);
     if (f->mesh)
         wgm_mesh_stop(f->mesh);
-    iterate();
+    fake_iterate();
     g_clear_object(&f->mesh);
     g_clear_object(&f->backend);
     if (f->client)

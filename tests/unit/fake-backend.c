@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "wgm-glib-utils.h"
+#include "wgm-settings-keys.h"
 
 struct _FakeBackend {
     WgmBackend  parent_instance;
@@ -314,8 +315,8 @@ fake_peer_key(guint i, WgmKey *key)
     key->bytes[2] = (i >> 8) & 0xff;
 }
 
-static void
-iterate_pending(void)
+void
+fake_iterate(void)
 {
     while (g_main_context_iteration(NULL, FALSE))
         ;
@@ -331,9 +332,21 @@ fake_run_until(WgmMesh *mesh, gint64 *mono, gint64 end)
             break;
         *mono = MAX(*mono, next);
         wgm_mesh_dispatch(mesh);
-        iterate_pending();
+        fake_iterate();
     }
     *mono = MAX(*mono, end);
     wgm_mesh_dispatch(mesh);
-    iterate_pending();
+    fake_iterate();
+}
+
+NMSettingVpn *
+fake_vpn_setting_new(void)
+{
+    NMSettingVpn *s = NM_SETTING_VPN(nm_setting_vpn_new());
+
+    g_object_set(s, NM_SETTING_VPN_SERVICE_TYPE, WGM_VPN_SERVICE_TYPE, NULL);
+    nm_setting_vpn_add_secret(
+        s, WGM_KEY_PRIVATE_KEY, "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=");
+    nm_setting_vpn_add_data_item(s, WGM_KEY_ADDRESS, "10.0.0.1/8");
+    return s;
 }

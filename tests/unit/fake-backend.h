@@ -67,6 +67,13 @@ guint fake_transaction_count(const FakeTransaction *t,
 WgmMeshClock fake_clock(gint64 *mono);
 gint64       fake_clock_real(const gint64 *mono);
 
+/* A vpn setting with the service type, a private key and an address: add
+ * peers to it and parse it with wgm_config_new_from_setting(). */
+NMSettingVpn *fake_vpn_setting_new(void);
+
+/* Dispatches whatever is pending on the default main context. */
+void fake_iterate(void);
+
 /* A distinct made-up public key for peer @i. */
 void fake_peer_key(guint i, WgmKey *key);
 

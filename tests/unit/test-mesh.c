@@ -54,26 +54,15 @@ add_peer_settings(NMSettingVpn *s, guint i, const char *extra_key, const char *e
 static WgmConfig *
 make_config(guint n, guint special, const char *extra_key, const char *extra_value)
 {
-    g_autoptr(NMSettingVpn) s = NM_SETTING_VPN(nm_setting_vpn_new());
+    g_autoptr(NMSettingVpn) s = fake_vpn_setting_new();
     g_autoptr(GError) error   = NULL;
     WgmConfig *config;
 
-    g_object_set(s, NM_SETTING_VPN_SERVICE_TYPE, WGM_VPN_SERVICE_TYPE, NULL);
-    nm_setting_vpn_add_secret(
-        s, WGM_KEY_PRIVATE_KEY, "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=");
-    nm_setting_vpn_add_data_item(s, WGM_KEY_ADDRESS, "10.0.0.1/8");
     for (guint i = 1; i <= n; i++)
         add_peer_settings(s, i, i == special ? extra_key : NULL, extra_value);
     config = wgm_config_new_from_setting(s, &error);
     g_assert_no_error(error);
     return config;
-}
-
-static void
-iterate(void)
-{
-    while (g_main_context_iteration(NULL, FALSE))
-        ;
 }
 
 static void
@@ -129,7 +118,7 @@ start_mesh(Fixture *f, WgmConfig *config)
     wgm_mesh_start_async(f->mesh, NULL, started_cb, &started);
     while (!started)
         g_main_context_iteration(NULL, TRUE);
-    iterate();
+    fake_iterate();
 }
 
 static void
@@ -137,7 +126,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
 {
     if (f->mesh)
         wgm_mesh_stop(f->mesh);
-    iterate();
+    fake_iterate();
     g_clear_object(&f->mesh);
     g_clear_object(&f->backend);
     g_clear_error(&f->failed);
@@ -199,7 +188,7 @@ run_recording(Fixture *f, double until, GArray *times)
             break;
         f->mono = MAX(f->mono, next);
         wgm_mesh_dispatch(f->mesh);
-        iterate();
+        fake_iterate();
         now = (double)(f->mono - MONO0) / SEC;
         while (times->len < ts->len)
             g_array_append_val(times, now);
@@ -294,7 +283,7 @@ test_give_up_and_network_change(Fixture *f, gconstpointer data)
     g_assert_cmpint(p2->state, ==, WGM_PEER_STATE_CONNECTING);
     g_assert_cmpint(wgm_mesh_get_last_network_change(f->mesh), ==, fake_clock_real(&f->mono));
     wgm_mesh_dispatch(f->mesh);
-    iterate();
+    fake_iterate();
     {
         GPtrArray       *ts = fake_backend_get_transactions(f->backend);
         FakeTransaction *t  = ts->pdata[ts->len - 1];
@@ -335,7 +324,7 @@ test_network_change_resets_backoff(Fixture *f, gconstpointer data)
     g_assert_null(p->guard.backoff);
     g_assert_cmpint(wgm_mesh_get_next_deadline(f->mesh), ==, f->mono);
     wgm_mesh_dispatch(f->mesh);
-    iterate();
+    fake_iterate();
     ts = fake_backend_get_transactions(f->backend);
     t  = ts->pdata[ts->len - 1];
     fake_peer_key(1, &k);
@@ -458,13 +447,9 @@ test_set_peers_diff(Fixture *f, gconstpointer data)
 
     /* 1 unchanged, 2 changed (keepalive), 3 gone, 4 new */
     {
-        g_autoptr(NMSettingVpn) s = NM_SETTING_VPN(nm_setting_vpn_new());
+        g_autoptr(NMSettingVpn) s = fake_vpn_setting_new();
         g_autoptr(GError) error   = NULL;
 
-        g_object_set(s, NM_SETTING_VPN_SERVICE_TYPE, WGM_VPN_SERVICE_TYPE, NULL);
-        nm_setting_vpn_add_secret(
-            s, WGM_KEY_PRIVATE_KEY, "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=");
-        nm_setting_vpn_add_data_item(s, WGM_KEY_ADDRESS, "10.0.0.1/8");
         add_peer_settings(s, 1, NULL, NULL);
         add_peer_settings(s, 2, WGM_PEER_FIELD_PERSISTENT_KEEPALIVE, "25");
         add_peer_settings(s, 4, NULL, NULL);
@@ -473,7 +458,7 @@ test_set_peers_diff(Fixture *f, gconstpointer data)
     }
     n_before = fake_backend_get_transactions(f->backend)->len;
     wgm_mesh_set_peers(f->mesh, next);
-    iterate();
+    fake_iterate();
     /* the diff first, in one transaction (kicks for the new peer follow) */
     ts = fake_backend_get_transactions(f->backend);
     g_assert_cmpuint(ts->len, >=, n_before + 1);
@@ -531,7 +516,7 @@ test_earliest_deadline_10000(Fixture *f, gconstpointer data)
     while (wgm_mesh_get_next_deadline(f->mesh) < earliest) {
         f->mono = wgm_mesh_get_next_deadline(f->mesh);
         wgm_mesh_dispatch(f->mesh);
-        iterate();
+        fake_iterate();
     }
     g_assert_cmpint(wgm_mesh_get_next_deadline(f->mesh), ==, earliest);
     f->mono = earliest;
@@ -539,7 +524,7 @@ test_earliest_deadline_10000(Fixture *f, gconstpointer data)
         n_due += ((const WgmPeer *)peers->pdata[i])->next_kick_mono == earliest;
     fake_backend_clear_transactions(f->backend);
     wgm_mesh_dispatch(f->mesh);
-    iterate();
+    fake_iterate();
     ts = fake_backend_get_transactions(f->backend);
     g_assert_cmpuint(ts->len, ==, 1);
     g_assert_cmpuint(((FakeTransaction *)ts->pdata[0])->entries->len, ==, n_due);
