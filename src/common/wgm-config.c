@@ -222,7 +222,23 @@ parse_lazy_connections(WgmConfig *config, const char *key, const char *value, GE
 static gboolean
 parse_inactivity_timeout(WgmConfig *config, const char *key, const char *value, GError **error)
 {
-    return wgm_parse_uint(key, value, 1, 86400, &config->inactivity_timeout, error);
+    return wgm_parse_uint(key,
+                          value,
+                          wgm_config_inactivity_timeout_min(),
+                          WGM_MAX_INACTIVITY_TIMEOUT,
+                          &config->inactivity_timeout,
+                          error);
+}
+
+guint
+wgm_config_inactivity_timeout_min(void)
+{
+    const char *env = g_getenv(WGM_ENV_TEST_INACTIVITY_MIN);
+    guint64     min;
+
+    if (env && g_ascii_string_to_unsigned(env, 10, 1, WGM_MIN_INACTIVITY_TIMEOUT, &min, NULL))
+        return (guint)min;
+    return WGM_MIN_INACTIVITY_TIMEOUT;
 }
 
 static gboolean

@@ -64,6 +64,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(WgmConfig, wgm_config_free)
  * refuse anyway; wgm_config_new_from_setting() says where it belongs. */
 char **wgm_config_need_secrets(NMSettingVpn *s_vpn);
 
+/* The smallest inactivity-timeout accepted (WGM_MIN_INACTIVITY_TIMEOUT,
+ * or less for tests: WGM_ENV_TEST_INACTIVITY_MIN). */
+guint wgm_config_inactivity_timeout_min(void);
+
 gboolean wgm_peer_config_is_lazy(const WgmConfig *config, const WgmPeerConfig *peer);
 /* Seconds from a peer's first failure until it gives up, 0 = never. */
 guint32     wgm_peer_config_give_up_after(const WgmConfig *config, const WgmPeerConfig *peer);

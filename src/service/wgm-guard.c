@@ -124,10 +124,8 @@ wgm_guard_reset_counters(WgmGuard *guard)
     guard->sending          = FALSE;
 }
 
-/* Bytes of keepalives WireGuard may have sent in @span without any data of
- * ours: persistent ones, plus one of our own refresh kicks. */
-static guint64
-keepalive_allowance(guint16 keepalive_sec, gint64 span)
+guint64
+wgm_guard_keepalive_allowance(guint16 keepalive_sec, gint64 span)
 {
     guint64 n = 1;
 
@@ -161,7 +159,7 @@ wgm_guard_sample(WgmGuard *guard,
     sent               = tx_bytes - guard->tx;
     guard->sample_mono = now_mono;
     guard->tx          = tx_bytes;
-    guard->sending     = sent > keepalive_allowance(keepalive_sec, span);
+    guard->sending     = sent > wgm_guard_keepalive_allowance(keepalive_sec, span);
     if (rx_bytes != guard->rx) {
         guard->rx               = rx_bytes;
         guard->unanswered_since = 0;

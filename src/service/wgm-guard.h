@@ -43,6 +43,8 @@
 #define WGM_GUARD_DEAD_USEC          (15 * G_USEC_PER_SEC)
 /* A keepalive on the wire (and in WireGuard's tx counter): header + tag. */
 #define WGM_GUARD_KEEPALIVE_BYTES 32
+/* The largest handshake message (an initiation). */
+#define WGM_GUARD_INITIATION_BYTES 148
 
 typedef enum {
     WGM_GUARD_ACTION_WAIT,     /* nothing now: WireGuard would drop the kick */
@@ -106,6 +108,10 @@ gboolean wgm_guard_sample(WgmGuard *guard,
                           guint64   tx_bytes,
                           guint16   keepalive_sec,
                           gint64    now_mono);
+/* Bytes of keepalives WireGuard may send in @span (usec) without any data:
+ * persistent ones (@keepalive_sec, 0 = off) plus one other (a passive
+ * keepalive, or one of our refresh kicks). */
+guint64 wgm_guard_keepalive_allowance(guint16 keepalive_sec, gint64 span);
 /* Forgets counter history (after a re-create or a backend restart the
  * counters start again from zero). */
 void wgm_guard_reset_counters(WgmGuard *guard);

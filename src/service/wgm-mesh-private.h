@@ -7,6 +7,7 @@
 #pragma once
 
 #include "wgm-backoff.h"
+#include "wgm-lazy.h"
 #include "wgm-mesh.h"
 
 struct _WgmMesh {
@@ -37,6 +38,11 @@ struct _WgmMesh {
     gboolean      changed;          /* mesh-wide values changed since the last "changed" */
 
     gint64 last_network_change; /* realtime */
+
+    /* lazy connections (wgm-mesh-lazy.c) */
+    WgmLazy *lazy; /* the activity socket, from start on */
+    gboolean lazy_connections;
+    guint    inactivity_timeout; /* seconds */
 
     /* the backend's guard */
     gboolean    restarting; /* the backend died; restart_at or a start under way */
@@ -71,6 +77,19 @@ void             wgm_mesh_plan_peer(WgmMesh *self, WgmPeer *peer, gint64 now_mon
 void             wgm_mesh_resolve_peer(WgmMesh *self, WgmPeer *peer, GTask *start_task);
 WgmDeviceUpdate *wgm_mesh_build_full_update(WgmMesh *self, gint64 now_mono, guint *n_kick);
 WgmBackoffParams wgm_mesh_guard_params(const WgmPeer *peer);
+
+/* wgm-mesh-lazy.c */
+gboolean wgm_mesh_lazy_start(WgmMesh *self, GError **error);
+void     wgm_mesh_lazy_stop(WgmMesh *self);
+/* After a poll: woken peers that went inactive go Idle, parked peers the
+ * other side connected to are awake. */
+void wgm_mesh_lazy_check(WgmMesh *self, gint64 now_mono);
+/* A lazy peer that gave up goes Idle and waits for traffic again. */
+void wgm_mesh_lazy_gave_up(WgmMesh *self, WgmPeer *peer);
+/* A parked peer is to connect without a wake-up (ConnectPeer). */
+void wgm_mesh_lazy_unpark(WgmMesh *self, WgmPeer *peer);
+/* Makes the next poll come soon (a handshake is awaited). */
+void wgm_mesh_poll_soon(WgmMesh *self, gint64 now_mono);
 
 /* Resolution during start reports here (wgm-mesh.c). */
 void wgm_mesh_start_step_done(GTask *task);

@@ -27,6 +27,7 @@
  * noticed after the 15 s rule (the silence is only known to have begun at
  * the last sample in which something came back). */
 #define POLL_TRAFFIC_USEC (2 * G_USEC_PER_SEC)
+#define POLL_IDLE_USEC    (30 * G_USEC_PER_SEC)
 /* After WireGuard refused a batch of kicks, the next batch waits this long. */
 #define KICK_PAUSE_USEC (1 * G_USEC_PER_SEC)
 
@@ -79,6 +80,11 @@ wgm_mesh_build_full_update(WgmMesh *self, gint64 now_mono, guint *n_kick)
         WgmPeer       *peer = self->peers->pdata[i];
         WgmPeerUpdate *pu   = wgm_device_update_add_peer(update, &peer->public_key);
 
+        /* A lazy peer nothing has woken waits on its loopback address. */
+        if (peer->lazy && !peer->wanted && peer->has_lazy_endpoint) {
+            peer->parked        = TRUE;
+            peer->attempt_since = now_mono;
+        }
         wgm_peer_fill_update(peer, pu);
         peer->endpoint_pending = FALSE;
         wgm_guard_reset_counters(&peer->guard);
@@ -180,14 +186,17 @@ wgm_mesh_resolve_peer(WgmMesh *self, WgmPeer *peer, GTask *start_task)
 static void
 give_up(WgmMesh *self, WgmPeer *peer, gint64 now_mono)
 {
-    g_autofree char *msg = g_strdup_printf(
-        "gave up after %u attempts in %d s without a handshake; retrying on the next network "
-        "change",
+    gboolean         parks = peer->lazy && peer->has_lazy_endpoint;
+    g_autofree char *msg   = g_strdup_printf(
+        "gave up after %u attempts in %d s without a handshake; %s",
         peer->attempts,
-        (int)((now_mono - peer->guard.backoff->first_failure) / G_USEC_PER_SEC));
+        (int)((now_mono - peer->guard.backoff->first_failure) / G_USEC_PER_SEC),
+        parks ? "idle until the next packet for it" : "retrying on the next network change");
 
     wgm_peer_message(peer, "%s", msg);
     wgm_peer_set_error(peer, msg);
+    if (parks)
+        wgm_mesh_lazy_gave_up(self, peer);
 }
 
 /* What @peer, due at @now_mono, does on the wire now (WAIT: nothing). */
@@ -382,8 +391,7 @@ run_due_peers(WgmMesh *self, gint64 now_mono)
         return;
     }
 
-    self->poll_interval   = POLL_FAST_MIN_USEC;
-    self->next_poll_mono  = MIN(self->next_poll_mono, now_mono + POLL_FIRST_USEC);
+    wgm_mesh_poll_soon(self, now_mono);
     self->apply_in_flight = TRUE;
     batch->self           = g_object_ref(self);
     batch->generation     = self->generation;
@@ -412,16 +420,23 @@ any_peer_needs_fast_poll(WgmMesh *self, gint64 now_mono)
     return FALSE;
 }
 
-static gboolean
-any_peer_sending(WgmMesh *self)
+/* Between polls when no handshake is awaited: while our traffic flows, 2 s
+ * (dead paths); when every peer is Idle (an all-lazy mesh without traffic),
+ * 30 s, only to notice a peer that connected to us; otherwise 5 s. */
+static gint64
+slow_poll_interval(WgmMesh *self)
 {
+    gboolean all_idle = TRUE;
+
     for (guint i = 0; i < self->peers->len; i++) {
         const WgmPeer *peer = self->peers->pdata[i];
 
         if (peer->state == WGM_PEER_STATE_CONNECTED && peer->guard.sending)
-            return TRUE;
+            return POLL_TRAFFIC_USEC;
+        if (peer->state != WGM_PEER_STATE_IDLE)
+            all_idle = FALSE;
     }
-    return FALSE;
+    return all_idle ? POLL_IDLE_USEC : POLL_SLOW_USEC;
 }
 
 /* States follow the clock even when a poll fails: a peer whose handshake
@@ -459,14 +474,19 @@ take_stats(WgmMesh *self, WgmDeviceStats *stats, gint64 now_real, gint64 now_mon
         self->listen_port = stats->listen_port;
         self->changed     = TRUE;
     }
+    if (self->lazy)
+        wgm_lazy_set_listen_port(self->lazy, (guint16)self->listen_port);
     for (guint i = 0; i < stats->peers->len; i++) {
-        const WgmPeerStats *ps   = &g_array_index(stats->peers, WgmPeerStats, i);
-        WgmPeer            *peer = wgm_mesh_lookup_peer(self, &ps->public_key);
+        WgmPeerStats ps   = g_array_index(stats->peers, WgmPeerStats, i);
+        WgmPeer     *peer = wgm_mesh_lookup_peer(self, &ps.public_key);
 
         if (!peer)
             continue;
         g_hash_table_add(seen, peer);
-        if (wgm_peer_update_from_stats(peer, ps, now_real, now_mono))
+        /* A parked peer's loopback address is ours, not where it is. */
+        if (ps.has_endpoint && self->lazy && wgm_lazy_is_lazy_endpoint(self->lazy, &ps.endpoint))
+            ps.has_endpoint = FALSE;
+        if (wgm_peer_update_from_stats(peer, &ps, now_real, now_mono))
             peer_went_dead(self, peer, now_mono);
     }
     for (guint i = 0; i < self->peers->len; i++) {
@@ -512,14 +532,15 @@ poll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
         take_stats(self, stats, now_real, now_mono);
     }
     update_states(self, now_real, now_mono);
+    if (stats && self->lazy)
+        wgm_mesh_lazy_check(self, now_mono);
 
     if (stats && any_peer_needs_fast_poll(self, now_mono)) {
         self->next_poll_mono = now_mono + self->poll_interval;
         self->poll_interval  = MIN(self->poll_interval * 2, POLL_FAST_MAX_USEC);
     } else if (stats) {
-        self->next_poll_mono =
-            now_mono + (any_peer_sending(self) ? POLL_TRAFFIC_USEC : POLL_SLOW_USEC);
-        self->poll_interval = POLL_FAST_MIN_USEC;
+        self->next_poll_mono = now_mono + slow_poll_interval(self);
+        self->poll_interval  = POLL_FAST_MIN_USEC;
     }
     wgm_mesh_emit_changes(self);
     wgm_mesh_reschedule(self);
@@ -606,6 +627,13 @@ wgm_mesh_reschedule(WgmMesh *self)
 }
 
 void
+wgm_mesh_poll_soon(WgmMesh *self, gint64 now_mono)
+{
+    self->poll_interval  = POLL_FAST_MIN_USEC;
+    self->next_poll_mono = MIN(self->next_poll_mono, now_mono + POLL_FIRST_USEC);
+}
+
+void
 wgm_mesh_sched_start(WgmMesh *self)
 {
     if (!self->timer) {
@@ -674,6 +702,7 @@ wgm_mesh_connect_peer(WgmMesh *self, const WgmKey *public_key, GError **error)
         return FALSE;
     }
     wgm_peer_message(peer, "retrying now, as asked over D-Bus");
+    wgm_mesh_lazy_unpark(self, peer);
     peer->wanted = TRUE;
     retry_peer_now(self, peer, wgm_mesh_now_mono(self));
     wgm_mesh_emit_changes(self);

@@ -63,6 +63,8 @@ wgm_mesh_new(WgmBackend *backend, const WgmConfig *config)
     self->private_key        = config->private_key;
     self->config_listen_port = config->listen_port;
     self->listen_port        = config->listen_port > 0 ? (guint)config->listen_port : 0;
+    self->lazy_connections   = config->lazy_connections;
+    self->inactivity_timeout = config->inactivity_timeout;
 
     for (guint i = 0; i < config->peers->len; i++)
         add_peer(self, wgm_peer_new(config, config->peers->pdata[i], now));
@@ -373,6 +375,12 @@ wgm_mesh_start_async(WgmMesh            *self,
     g_task_set_source_tag(task, wgm_mesh_start_async);
     g_task_set_task_data(task, data, (GDestroyNotify)start_data_free);
 
+    if (!wgm_mesh_lazy_start(self, &data->error)) {
+        g_task_return_error(task, g_steal_pointer(&data->error));
+        g_object_unref(task);
+        return;
+    }
+
     self->died_id =
         g_signal_connect_swapped(self->backend, "died", G_CALLBACK(wgm_mesh_backend_died), self);
 
@@ -679,6 +687,7 @@ wgm_mesh_stop(WgmMesh *self)
     self->restarting = FALSE;
     g_cancellable_cancel(self->cancellable);
     wgm_clear_source(&self->timer);
+    wgm_mesh_lazy_stop(self);
     if (self->backend) {
         g_clear_signal_handler(&self->died_id, self->backend);
         wgm_backend_stop(self->backend);

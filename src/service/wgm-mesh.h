@@ -79,13 +79,36 @@ gint64 wgm_mesh_get_last_network_change(WgmMesh *self);
 /* How often the backend (wireguard-go) was restarted after it died. */
 guint wgm_mesh_get_backend_restarts(WgmMesh *self);
 
+/* ---- lazy connections (wgm-lazy.h), from outside ---------------------- */
+
+/* The mesh-wide default (Mesh.LazyConnections); peers without their own
+ * override (peer.N.lazy, Peer.Lazy) follow it.  Turning it off connects
+ * every such peer at once; turning it on parks every one that is not
+ * Connected and leaves live sessions alone until they go inactive.  Fails,
+ * changing nothing, when lazy peers would need more loopback addresses
+ * than are left. */
+gboolean wgm_mesh_get_lazy_connections(WgmMesh *self);
+gboolean wgm_mesh_set_lazy_connections(WgmMesh *self, gboolean lazy, GError **error);
+/* One peer's own override (Peer.Lazy), as above; WGM_ERROR_NOT_FOUND if
+ * the mesh has no such peer. */
+gboolean wgm_mesh_set_peer_lazy(WgmMesh      *self,
+                                const WgmKey *public_key,
+                                gboolean      lazy,
+                                GError      **error);
+/* Seconds without traffic after which a woken lazy peer goes Idle again
+ * (Mesh.InactivityTimeout); WGM_ERROR_INVALID_SETTING outside
+ * wgm_config_inactivity_timeout_min() .. WGM_MAX_INACTIVITY_TIMEOUT. */
+guint    wgm_mesh_get_inactivity_timeout(WgmMesh *self);
+gboolean wgm_mesh_set_inactivity_timeout(WgmMesh *self, guint seconds, GError **error);
+
 /* Replaces the peer set with @configs (of WgmPeerConfig*) as a diff: peers
  * whose public key stays keep their session, counters and D-Bus objects;
  * changed settings go to WireGuard in one transaction. */
 void wgm_mesh_set_peers(WgmMesh *self, const WgmConfig *config);
 
 /* Signals (the mesh is the one source of change; observers never clear
- * anything):
+ * anything; "changed" also covers LazyConnections and InactivityTimeout,
+ * "peers-changed" a peer's Lazy):
  *   "peer-added"    (gpointer WgmPeer *)   a peer joined (set_peers)
  *   "peer-removed"  (gpointer WgmPeer *)   about to be freed (set_peers)
  *   "peers-changed" (gpointer GPtrArray *) of WgmPeer* whose exported

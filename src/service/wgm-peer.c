@@ -26,6 +26,7 @@ wgm_peer_new(const WgmConfig *config, const WgmPeerConfig *pc, gint64 now)
     if (pc->has_preshared_key)
         peer->preshared_key = pc->preshared_key;
     peer->lazy          = wgm_peer_config_is_lazy(config, pc);
+    peer->lazy_override = pc->lazy;
     peer->give_up_after = (gint64)wgm_peer_config_give_up_after(config, pc) * G_USEC_PER_SEC;
     peer->wanted        = !peer->lazy;
     peer->allowed_ips = g_array_sized_new(FALSE, FALSE, sizeof(WgmIpPrefix), pc->allowed_ips->len);
@@ -254,7 +255,9 @@ take_counter(guint64 *raw, guint64 *total, guint64 value)
 gboolean
 wgm_peer_update_from_stats(WgmPeer *peer, const WgmPeerStats *stats, gint64 now, gint64 now_mono)
 {
-    guint64 rx = peer->rx_bytes, tx = peer->tx_bytes;
+    guint64  rx = peer->rx_bytes, tx = peer->tx_bytes;
+    guint64  drx, dtx, allowance;
+    gboolean handshook = FALSE;
 
     if (peer->has_reported_endpoint != stats->has_endpoint
         || (stats->has_endpoint
@@ -272,7 +275,19 @@ wgm_peer_update_from_stats(WgmPeer *peer, const WgmPeerStats *stats, gint64 now,
                                    ? now_mono - CLAMP(now - peer->last_handshake, 0, now_mono - 1)
                                    : 0;
         peer->dirty          = TRUE;
+        handshook            = peer->last_handshake != 0;
     }
+    /* Traffic, for the inactivity of lazy peers: the counters moved by more
+     * than keepalives and one handshake explain. */
+    drx       = stats->rx_bytes >= peer->rx_raw ? stats->rx_bytes - peer->rx_raw : stats->rx_bytes;
+    dtx       = stats->tx_bytes >= peer->tx_raw ? stats->tx_bytes - peer->tx_raw : stats->tx_bytes;
+    allowance = wgm_guard_keepalive_allowance(
+        peer->persistent_keepalive,
+        peer->guard.sample_mono ? now_mono - peer->guard.sample_mono : 0);
+    if (handshook)
+        allowance += WGM_GUARD_INITIATION_BYTES;
+    if (drx > allowance || dtx > allowance)
+        peer->active_mono = now_mono;
     take_counter(&peer->rx_raw, &peer->rx_bytes, stats->rx_bytes);
     take_counter(&peer->tx_raw, &peer->tx_bytes, stats->tx_bytes);
     if (peer->rx_bytes != rx || peer->tx_bytes != tx)
@@ -286,8 +301,13 @@ wgm_peer_update_from_stats(WgmPeer *peer, const WgmPeerStats *stats, gint64 now,
 void
 wgm_peer_fill_update(const WgmPeer *peer, WgmPeerUpdate *update)
 {
-    update->public_key = peer->public_key;
-    if (peer->has_endpoint) {
+    update->public_key           = peer->public_key;
+    update->persistent_keepalive = peer->persistent_keepalive;
+    if (peer->parked) {
+        update->has_endpoint         = TRUE;
+        update->endpoint             = peer->lazy_endpoint;
+        update->persistent_keepalive = 0;
+    } else if (peer->has_endpoint) {
         update->has_endpoint = TRUE;
         update->endpoint     = peer->endpoint;
     }
@@ -295,7 +315,6 @@ wgm_peer_fill_update(const WgmPeer *peer, WgmPeerUpdate *update)
         update->has_preshared_key = TRUE;
         update->preshared_key     = peer->preshared_key;
     }
-    update->persistent_keepalive = peer->persistent_keepalive;
-    update->replace_allowed_ips  = TRUE;
-    update->allowed_ips          = g_array_ref(peer->allowed_ips);
+    update->replace_allowed_ips = TRUE;
+    update->allowed_ips         = g_array_ref(peer->allowed_ips);
 }

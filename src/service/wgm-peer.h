@@ -52,7 +52,8 @@ typedef struct {
     guint16  persistent_keepalive;
     gboolean has_preshared_key;
     WgmKey   preshared_key; /* secret, wiped by wgm_peer_free() */
-    gboolean lazy;
+    gboolean lazy;          /* in effect: lazy_override, or the mesh's default */
+    int      lazy_override; /* -1 = follow the mesh, else 0/1 (peer.N.lazy, Peer.Lazy) */
     gint64   give_up_after; /* usec from the first failure, 0 = never */
 
     /* endpoints: "configured" is endpoint_host:port above; "resolved" are
@@ -63,6 +64,12 @@ typedef struct {
     WgmEndpoint endpoint;
     gboolean    endpoint_pending; /* not yet given to WireGuard */
     gboolean    resolving;
+
+    /* lazy connections (wgm-mesh-lazy.c) */
+    gboolean    has_lazy_endpoint; /* a loopback address of the activity socket */
+    WgmEndpoint lazy_endpoint;
+    gboolean    parked;      /* WireGuard's endpoint is lazy_endpoint: Idle until traffic */
+    gint64      active_mono; /* monotonic: the counters last showed traffic */
 
     /* what we want and did */
     gboolean wanted;         /* eager, or lazy and woken by traffic */
@@ -144,7 +151,8 @@ gboolean wgm_peer_rotate_endpoint(WgmPeer *peer);
 
 void wgm_peer_set_error(WgmPeer *peer, const char *message);
 
-/* Fills a WgmPeerUpdate with everything configured (full re-apply). */
+/* Fills a WgmPeerUpdate with everything configured (full re-apply); a
+ * parked peer gets its loopback endpoint and no keepalive. */
 void wgm_peer_fill_update(const WgmPeer *peer, WgmPeerUpdate *update);
 
 /* "peer[AbCdEfGh] " prefix for log lines, plus the name when there is one. */

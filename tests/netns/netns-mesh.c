@@ -24,13 +24,14 @@ wgm_test_mesh_harness_setup(WgmTestHarness *f, guint n_peers)
     wgm_test_harness_start_service(f, (const char *const *)wrap, WGM_TEST_BUS_NAME, TRUE);
 }
 
-/* Made-up peers' endpoints on @extra_host. */
+/* Made-up peers' endpoints on @extra_host; @more: further key/value pairs. */
 static GVariant *
-mesh_connection(WgmTestNet *net,
-                guint       n_extra,
-                const char *extra_host,
-                guint       named_peer,
-                const char *host_name)
+mesh_connection(WgmTestNet        *net,
+                guint              n_extra,
+                const char        *extra_host,
+                guint              named_peer,
+                const char        *host_name,
+                const char *const *more)
 {
     g_autoptr(GPtrArray) data = g_ptr_array_new_with_free_func(g_free);
     const char *secrets[]     = { "private-key", wgm_test_net_get_svc_private_key(net), NULL };
@@ -67,6 +68,8 @@ mesh_connection(WgmTestNet *net,
         g_ptr_array_add(data, g_strdup_printf("peer.%u.allowed-ips", i));
         g_ptr_array_add(data, g_strdup_printf("10.%u.%u.0/24", 100 + i / 256, i % 256));
     }
+    for (guint i = 0; more && more[i]; i++)
+        g_ptr_array_add(data, g_strdup(more[i]));
     g_ptr_array_add(data, NULL);
     return wgm_test_vpn_connection_new("mesh", (const char *const *)data->pdata, secrets);
 }
@@ -77,13 +80,22 @@ wgm_test_mesh_connection_named(WgmTestNet *net,
                                guint       named_peer,
                                const char *host_name)
 {
-    return mesh_connection(net, n_extra, "10.200.1.2", named_peer, host_name);
+    return mesh_connection(net, n_extra, "10.200.1.2", named_peer, host_name, NULL);
 }
 
 GVariant *
 wgm_test_mesh_connection_extra_at(WgmTestNet *net, guint n_extra, const char *extra_host)
 {
-    return mesh_connection(net, n_extra, extra_host, 0, NULL);
+    return mesh_connection(net, n_extra, extra_host, 0, NULL, NULL);
+}
+
+GVariant *
+wgm_test_mesh_connection_with(WgmTestNet        *net,
+                              guint              n_extra,
+                              const char        *extra_host,
+                              const char *const *more)
+{
+    return mesh_connection(net, n_extra, extra_host, 0, NULL, more);
 }
 
 GVariant *

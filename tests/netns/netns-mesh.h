@@ -30,6 +30,13 @@ GVariant *wgm_test_mesh_connection(WgmTestNet *net, guint n_extra);
  * where a port is unreachable at once whatever happens to the real links. */
 GVariant *wgm_test_mesh_connection_extra_at(WgmTestNet *net, guint n_extra, const char *extra_host);
 
+/* The same, with further vpn.data key/value pairs (@more, NULL-terminated),
+ * e.g. "lazy-connections", "yes". */
+GVariant *wgm_test_mesh_connection_with(WgmTestNet        *net,
+                                        guint              n_extra,
+                                        const char        *extra_host,
+                                        const char *const *more);
+
 /* Connect, wait for Config and Ip4Config, apply them as NetworkManager does. */
 void wgm_test_mesh_bring_up(WgmTestHarness *f, GVariant *connection, gint64 *out_config_usec);
 /* Disconnect and check nothing is left (interface, process, socket, objects). */

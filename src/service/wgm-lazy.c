@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#define G_LOG_DOMAIN "nm-wgmesh"
+
+#include "config.h"
+
+#include "wgm-lazy.h"
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "wgm-error.h"
+#include "wgm-lazy-pool.h"
+
+/* Datagrams read per main-loop dispatch: a flood waits its turn. */
+#define MAX_DATAGRAMS_PER_DISPATCH 64
+/* Bigger than any initiation: a longer datagram is seen whole enough to be
+ * counted as the wrong size (MSG_TRUNC gives its real length). */
+#define RECV_BUF_LEN 256
+
+typedef struct {
+    WgmKey  public_key;
+    guint32 addr; /* host byte order */
+    guint8  mac1_key[WGM_LAZY_MAC1_KEY_LEN];
+} LazyPeer;
+
+struct _WgmLazy {
+    int          fd;
+    GSource     *source;
+    guint16      port;
+    guint16      listen_port;
+    int          lo_ifindex;
+    gboolean     bound_to_lo; /* SO_BINDTODEVICE took; else we filter by ifindex */
+    int          raw4;        /* -1 without CAP_NET_RAW */
+    int          raw6;
+    WgmLazyPool *pool;
+    GHashTable  *by_addr; /* GUINT_TO_POINTER(addr) -> LazyPeer* */
+    GHashTable  *by_key;  /* WgmKey* -> LazyPeer* (owning) */
+
+    WgmLazyWakeFunc wake;
+    gpointer        user_data;
+
+    guint64 counts[WGM_LAZY_PACKET_N_VERDICTS];
+};
+
+static void
+count(WgmLazy *self, WgmLazyVerdict verdict, guint32 dst)
+{
+    char buf[WGM_IP_STRLEN];
+
+    /* The first of each kind is worth a line; a flood is not. */
+    if (self->counts[verdict]++ == 0 && verdict != WGM_LAZY_PACKET_INITIATION) {
+        WgmIpAddr addr = { .family = AF_INET, .addr4 = htonl(dst) };
+
+        g_message("lazy activity socket: dropped a datagram to %s (%s); further ones are "
+                  "only counted",
+                  wgm_ip_addr_to_string(&addr, buf),
+                  wgm_lazy_verdict_to_string(verdict));
+    }
+}
+
+/* One datagram: what it is, and a wake-up if it is an initiation for a
+ * lazy peer. */
+static void
+take_datagram(WgmLazy                  *self,
+              const guint8             *data,
+              gsize                     len,
+              const struct sockaddr_in *from,
+              const struct in_pktinfo  *info)
+{
+    guint32        dst = info ? ntohl(info->ipi_addr.s_addr) : 0;
+    LazyPeer      *peer;
+    WgmLazyVerdict verdict;
+
+    if (!info || (!self->bound_to_lo && info->ipi_ifindex != self->lo_ifindex)
+        || (ntohl(from->sin_addr.s_addr) >> 24) != 127 || self->listen_port == 0
+        || ntohs(from->sin_port) != self->listen_port) {
+        count(self, WGM_LAZY_PACKET_WRONG_SOURCE, dst);
+        return;
+    }
+    peer = g_hash_table_lookup(self->by_addr, GUINT_TO_POINTER(dst));
+    if (!peer) {
+        count(self, WGM_LAZY_PACKET_UNKNOWN_PEER, dst);
+        return;
+    }
+    verdict = wgm_lazy_packet_classify(data, len, peer->mac1_key);
+    count(self, verdict, dst);
+    if (verdict == WGM_LAZY_PACKET_INITIATION)
+        self->wake(&peer->public_key, data, self->user_data);
+}
+
+static gboolean
+socket_readable_cb(int fd, GIOCondition condition, gpointer user_data)
+{
+    WgmLazy *self = user_data;
+
+    for (guint n = 0; n < MAX_DATAGRAMS_PER_DISPATCH; n++) {
+        guint8 buf[RECV_BUF_LEN];
+        union {
+            struct cmsghdr hdr;
+            guint8         space[CMSG_SPACE(sizeof(struct in_pktinfo))];
+        } control;
+        struct sockaddr_in from = { 0 };
+        struct iovec       iov  = { buf, sizeof(buf) };
+        struct msghdr      msg  = {
+                  .msg_name       = &from,
+                  .msg_namelen    = sizeof(from),
+                  .msg_iov        = &iov,
+                  .msg_iovlen     = 1,
+                  .msg_control    = &control,
+                  .msg_controllen = sizeof(control),
+        };
+        const struct in_pktinfo *info = NULL;
+        ssize_t                  len;
+
+        len = recvmsg(fd, &msg, MSG_TRUNC | MSG_DONTWAIT);
+        if (len < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                g_debug("lazy activity socket: %s", g_strerror(errno));
+            break;
+        }
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO
+                && c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo)))
+                info = (const struct in_pktinfo *)CMSG_DATA(c);
+        }
+        /* A truncated datagram is only ever the wrong size. */
+        take_datagram(self, buf, (gsize)len, &from, info);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* A raw UDP socket that only sends: without the filter the kernel would
+ * queue a copy of every UDP datagram the host receives to it. */
+static int
+open_raw(int family)
+{
+    struct sock_filter drop_all[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+    struct sock_fprog  prog       = { G_N_ELEMENTS(drop_all), drop_all };
+    int                fd;
+
+    fd = socket(family, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_UDP);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0) {
+        close(fd);
+        return -1;
+    }
+    if (family == AF_INET6) {
+        int offset = 6; /* the kernel fills in the UDP checksum (mandatory in IPv6) */
+
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof(offset)) < 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static gboolean
+open_socket(WgmLazy *self, GError **error)
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+    socklen_t          alen = sizeof(addr);
+    int                one  = 1;
+
+    self->lo_ifindex = (int)if_nametoindex("lo");
+    self->fd         = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (self->fd < 0)
+        goto fail;
+    /* Without the privilege to bind to "lo", datagrams that came in on
+     * another interface are dropped by their IP_PKTINFO instead. */
+    self->bound_to_lo = setsockopt(self->fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) == 0;
+    if (!self->bound_to_lo)
+        g_debug("lazy activity socket: SO_BINDTODEVICE lo: %s; filtering by interface instead",
+                g_strerror(errno));
+    if (setsockopt(self->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0
+        || bind(self->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0
+        || getsockname(self->fd, (struct sockaddr *)&addr, &alen) < 0)
+        goto fail;
+    self->port = ntohs(addr.sin_port);
+    return TRUE;
+
+fail:
+    g_set_error(error,
+                WGM_ERROR,
+                WGM_ERROR_FAILED,
+                "lazy connections: cannot open the activity socket: %s",
+                g_strerror(errno));
+    return FALSE;
+}
+
+WgmLazy *
+wgm_lazy_new(WgmLazyWakeFunc wake, gpointer user_data, GError **error)
+{
+    g_autoptr(WgmLazy) self = g_new0(WgmLazy, 1);
+
+    self->fd        = -1;
+    self->raw4      = -1;
+    self->raw6      = -1;
+    self->wake      = wake;
+    self->user_data = user_data;
+    self->pool      = wgm_lazy_pool_new(WGM_LAZY_POOL_FIRST, WGM_LAZY_POOL_LAST);
+    self->by_addr   = g_hash_table_new(NULL, NULL);
+    self->by_key    = g_hash_table_new_full(wgm_key_hash, wgm_key_equal_func, NULL, g_free);
+    if (!open_socket(self, error))
+        return NULL;
+
+    self->raw4 = open_raw(AF_INET);
+    self->raw6 = open_raw(AF_INET6);
+    if (self->raw4 < 0)
+        g_message("lazy connections: no raw socket (%s): a lazy peer is woken by re-creating "
+                  "it, and the packet that woke it is lost",
+                  g_strerror(errno));
+
+    self->source = g_unix_fd_source_new(self->fd, G_IO_IN);
+    g_source_set_callback(self->source, G_SOURCE_FUNC(socket_readable_cb), self, NULL);
+    g_source_set_static_name(self->source, "wgm-lazy-activity");
+    g_source_attach(self->source, g_main_context_get_thread_default());
+    g_debug("lazy activity socket on port %u", self->port);
+    return g_steal_pointer(&self);
+}
+
+void
+wgm_lazy_free(WgmLazy *self)
+{
+    if (!self)
+        return;
+    if (self->source) {
+        g_source_destroy(self->source);
+        g_source_unref(self->source);
+    }
+    if (self->fd >= 0)
+        close(self->fd);
+    if (self->raw4 >= 0)
+        close(self->raw4);
+    if (self->raw6 >= 0)
+        close(self->raw6);
+    g_clear_pointer(&self->by_addr, g_hash_table_unref);
+    g_clear_pointer(&self->by_key, g_hash_table_unref);
+    g_clear_pointer(&self->pool, wgm_lazy_pool_free);
+    g_free(self);
+}
+
+guint16
+wgm_lazy_get_port(WgmLazy *self)
+{
+    return self->port;
+}
+
+void
+wgm_lazy_set_listen_port(WgmLazy *self, guint16 listen_port)
+{
+    self->listen_port = listen_port;
+}
+
+static void
+fill_endpoint(WgmLazy *self, const LazyPeer *peer, WgmEndpoint *endpoint)
+{
+    *endpoint = (WgmEndpoint){
+        .addr = { .family = AF_INET, .addr4 = htonl(peer->addr) },
+        .port = self->port,
+    };
+}
+
+gboolean
+wgm_lazy_add_peer(WgmLazy      *self,
+                  const WgmKey *public_key,
+                  WgmEndpoint  *lazy_endpoint,
+                  GError      **error)
+{
+    LazyPeer *peer = g_hash_table_lookup(self->by_key, public_key);
+
+    if (!peer) {
+        guint32 addr;
+
+        if (!wgm_lazy_pool_alloc(self->pool, &addr, error))
+            return FALSE;
+        peer             = g_new0(LazyPeer, 1);
+        peer->public_key = *public_key;
+        peer->addr       = addr;
+        wgm_lazy_mac1_key(public_key, peer->mac1_key);
+        g_hash_table_insert(self->by_key, &peer->public_key, peer);
+        g_hash_table_insert(self->by_addr, GUINT_TO_POINTER(addr), peer);
+    }
+    fill_endpoint(self, peer, lazy_endpoint);
+    return TRUE;
+}
+
+void
+wgm_lazy_remove_peer(WgmLazy *self, const WgmKey *public_key)
+{
+    LazyPeer *peer = g_hash_table_lookup(self->by_key, public_key);
+
+    if (!peer)
+        return;
+    g_hash_table_remove(self->by_addr, GUINT_TO_POINTER(peer->addr));
+    wgm_lazy_pool_release(self->pool, peer->addr);
+    g_hash_table_remove(self->by_key, public_key);
+}
+
+gboolean
+wgm_lazy_is_lazy_endpoint(WgmLazy *self, const WgmEndpoint *endpoint)
+{
+    return endpoint->addr.family == AF_INET && endpoint->port == self->port
+           && g_hash_table_contains(self->by_addr, GUINT_TO_POINTER(ntohl(endpoint->addr.addr4)));
+}
+
+gboolean
+wgm_lazy_can_replay(WgmLazy *self, int family)
+{
+    return (family == AF_INET6 ? self->raw6 : self->raw4) >= 0;
+}
+
+gboolean
+wgm_lazy_replay(WgmLazy           *self,
+                const guint8      *initiation,
+                guint16            from_port,
+                const WgmEndpoint *to,
+                GError           **error)
+{
+    guint8 packet[8 + WGM_LAZY_INITIATION_LEN];
+    union {
+        struct sockaddr_in  v4;
+        struct sockaddr_in6 v6;
+    } dst = { 0 };
+    socklen_t dlen;
+    int       fd = to->addr.family == AF_INET6 ? self->raw6 : self->raw4;
+    char      buf[WGM_IP_STRLEN];
+
+    if (fd < 0) {
+        g_set_error(error, WGM_ERROR, WGM_ERROR_FAILED, "no raw socket to replay with");
+        return FALSE;
+    }
+    /* The UDP header; the checksum is left 0: "none" in IPv4, and filled
+     * in by the kernel in IPv6 (IPV6_CHECKSUM). */
+    packet[0] = from_port >> 8;
+    packet[1] = from_port & 0xff;
+    packet[2] = to->port >> 8;
+    packet[3] = to->port & 0xff;
+    packet[4] = sizeof(packet) >> 8;
+    packet[5] = sizeof(packet) & 0xff;
+    packet[6] = 0;
+    packet[7] = 0;
+    memcpy(packet + 8, initiation, WGM_LAZY_INITIATION_LEN);
+
+    if (to->addr.family == AF_INET6) {
+        dst.v6.sin6_family = AF_INET6;
+        memcpy(&dst.v6.sin6_addr, to->addr.addr, 16);
+        dlen = sizeof(dst.v6);
+    } else {
+        dst.v4.sin_family      = AF_INET;
+        dst.v4.sin_addr.s_addr = to->addr.addr4;
+        dlen                   = sizeof(dst.v4);
+    }
+    if (sendto(fd, packet, sizeof(packet), 0, (struct sockaddr *)&dst, dlen) < 0) {
+        g_set_error(error,
+                    WGM_ERROR,
+                    WGM_ERROR_FAILED,
+                    "replaying the handshake initiation to %s: %s",
+                    wgm_endpoint_to_string(to, buf),
+                    g_strerror(errno));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+const guint64 *
+wgm_lazy_get_counts(WgmLazy *self)
+{
+    return self->counts;
+}
+
+guint
+wgm_lazy_get_n_peers(WgmLazy *self)
+{
+    return g_hash_table_size(self->by_key);
+}
