@@ -37,5 +37,5 @@ void wgm_lazy_pool_release(WgmLazyPool *pool, guint32 addr);
  * reserved in the loopback range of lazy peers"). */
 gboolean wgm_lazy_pool_reserve(WgmLazyPool *pool, guint32 addr, GError **error);
 gboolean wgm_lazy_pool_contains(const WgmLazyPool *pool, guint32 addr); /* in the range */
-guint    wgm_lazy_pool_get_n_used(const WgmLazyPool *pool); /* handed out or reserved */
-guint    wgm_lazy_pool_get_size(const WgmLazyPool *pool); /* usable addresses */
+guint    wgm_lazy_pool_get_n_used(const WgmLazyPool *pool);             /* handed out or reserved */
+guint    wgm_lazy_pool_get_size(const WgmLazyPool *pool);               /* usable addresses */

@@ -157,6 +157,7 @@ set_mesh_property(Fixture *f, const char *name, GVariant *value)
                                     &error);
 
     g_assert_no_error(error);
+    g_assert_nonnull(ret);
 }
 
 /* No handshake anywhere: neither side has one, nothing was received. */

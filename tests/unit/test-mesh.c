@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+
 #include "fake-backend.h"
 #include "wgm-error.h"
 #include "wgm-mesh.h"
@@ -555,10 +557,235 @@ test_connect_peer(Fixture *f, gconstpointer data)
     g_assert_cmpint(peer_n(f, 1)->next_kick_mono, !=, f->mono); /* only that one */
 }
 
+/* ---- lazy connections ---------------------------------------------------- */
+
+/* @n lazy peers (lazy-connections=yes, inactivity-timeout 10 s), peer
+ * @eager (if not 0) with its own peer.N.lazy=no. */
+static WgmConfig *
+make_lazy_config(guint n, guint eager)
+{
+    g_autoptr(NMSettingVpn) s = fake_vpn_setting_new();
+    g_autoptr(GError) error   = NULL;
+    WgmConfig *config;
+
+    nm_setting_vpn_add_data_item(s, WGM_KEY_LAZY_CONNECTIONS, "yes");
+    nm_setting_vpn_add_data_item(s, WGM_KEY_INACTIVITY_TIMEOUT, "10");
+    for (guint i = 1; i <= n; i++)
+        add_peer_settings(s, i, i == eager ? WGM_PEER_FIELD_LAZY : NULL, "no");
+    config = wgm_config_new_from_setting(s, &error);
+    g_assert_no_error(error);
+    return config;
+}
+
+static gboolean
+is_lazy_endpoint(const FakeEntry *e)
+{
+    return e->has_endpoint && e->endpoint.addr.family == AF_INET
+           && (ntohl(e->endpoint.addr.addr4) >> 16) == 0x7f4d; /* 127.77.0.0/16 */
+}
+
+/* The last entry for peer @i in transaction @t, NULL if none. */
+static const FakeEntry *
+last_entry(const FakeTransaction *t, guint i)
+{
+    const FakeEntry *found = NULL;
+    WgmKey           key;
+
+    fake_peer_key(i, &key);
+    for (guint j = 0; j < t->entries->len; j++) {
+        const FakeEntry *e = &g_array_index(t->entries, FakeEntry, j);
+
+        if (wgm_key_equal_func(&e->public_key, &key))
+            found = e;
+    }
+    return found;
+}
+
+static const FakeTransaction *
+last_transaction(Fixture *f)
+{
+    GPtrArray *ts = fake_backend_get_transactions(f->backend);
+
+    g_assert_cmpuint(ts->len, >, 0);
+    return ts->pdata[ts->len - 1];
+}
+
+/* Lazy peers start parked: their endpoint a distinct 127.77.x.y, never
+ * kicked; the eager one is kicked with its real endpoint. */
+static void
+test_lazy_parked_at_start(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_lazy_config(3, 2);
+    const FakeTransaction *t;
+    const FakeEntry       *e1, *e2, *e3;
+    GPtrArray             *ts;
+    WgmKey                 k1;
+
+    start_mesh(f, config);
+    ts = fake_backend_get_transactions(f->backend);
+    t  = ts->pdata[0];
+    e1 = last_entry(t, 1);
+    e2 = last_entry(t, 2);
+    e3 = last_entry(t, 3);
+    g_assert_true(is_lazy_endpoint(e1));
+    g_assert_true(is_lazy_endpoint(e3));
+    g_assert_false(wgm_endpoint_equal(&e1->endpoint, &e3->endpoint));
+    g_assert_cmpuint(e1->endpoint.port, ==, e3->endpoint.port);
+    g_assert_false(e1->kick);
+    g_assert_false(is_lazy_endpoint(e2));
+    g_assert_true(e2->kick);
+    g_assert_cmpint(peer_n(f, 1)->state, ==, WGM_PEER_STATE_IDLE);
+    g_assert_cmpint(peer_n(f, 2)->state, ==, WGM_PEER_STATE_CONNECTING);
+    g_assert_true(wgm_mesh_get_lazy_connections(f->mesh));
+    g_assert_cmpuint(wgm_mesh_get_inactivity_timeout(f->mesh), ==, 10);
+
+    /* A minute later nobody has asked anything of peers 1 and 3. */
+    run_until(f, 60);
+    fake_peer_key(1, &k1);
+    for (guint j = 0; j < ts->len; j++)
+        g_assert_cmpuint(fake_transaction_count(ts->pdata[j], &k1, FALSE, TRUE), ==, 0);
+    g_assert_cmpint(peer_n(f, 1)->state, ==, WGM_PEER_STATE_IDLE);
+    g_assert_cmpint(peer_n(f, 3)->next_kick_mono, ==, 0);
+}
+
+/* A woken lazy peer stays while its counters move beyond keepalives, and is
+ * parked (re-created on its loopback address) once they stand still for the
+ * inactivity timeout. */
+static void
+test_lazy_inactivity(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_lazy_config(2, 0);
+    const FakeEntry *e;
+    WgmPeer         *p;
+    WgmKey           k;
+    guint64          rx = 240, tx = 276;
+
+    start_mesh(f, config);
+    p = peer_n(f, 1);
+    fake_peer_key(1, &k);
+    g_assert_true(wgm_mesh_connect_peer(f->mesh, &k, NULL)); /* awake without traffic */
+    g_assert_false(p->parked);
+    run_until(f, 1);
+    e = last_entry(last_transaction(f), 1);
+    g_assert_nonnull(e);
+    g_assert_false(is_lazy_endpoint(e));
+    g_assert_true(e->has_endpoint);
+
+    /* Traffic for 30 s (a handshake, then 1 kB every 5 s). */
+    handshake(f, 1, rx, tx);
+    for (double t = 2; t <= 30; t += 5) {
+        run_until(f, t);
+        rx += 1000;
+        tx += 1000;
+        fake_backend_set_peer(f->backend, &k, FAKE_REAL0 + AT(2) - MONO0, rx, tx);
+    }
+    /* The last traffic was seen by the poll after 27 s (polls come every
+     * 2 s while traffic flows); a keepalive at 35 s (32 bytes each way) is
+     * not traffic, so it is idle 10 s after that poll, not after 35 s. */
+    run_until(f, 35);
+    g_assert_cmpint(p->state, ==, WGM_PEER_STATE_CONNECTED);
+    fake_backend_set_peer(f->backend, &k, FAKE_REAL0 + AT(2) - MONO0, rx + 32, tx + 32);
+    run_until(f, 38);
+    g_assert_cmpint(p->state, ==, WGM_PEER_STATE_CONNECTED);
+    g_assert_false(p->parked);
+    run_until(f, 42);
+    g_assert_cmpint(p->state, ==, WGM_PEER_STATE_IDLE);
+    g_assert_true(p->parked);
+    e = last_entry(last_transaction(f), 1);
+    g_assert_true(is_lazy_endpoint(e));
+    g_assert_cmpuint(fake_transaction_count(last_transaction(f), &k, TRUE, FALSE), ==, 1);
+    g_assert_cmpint(peer_n(f, 2)->state, ==, WGM_PEER_STATE_IDLE);
+}
+
+/* The toggles: off connects every peer that follows the mesh (kicked with
+ * its real endpoint); on parks those not connected and leaves a live one;
+ * a peer's own override is not moved by the mesh's toggle. */
+static void
+test_lazy_toggle(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_lazy_config(3, 0);
+    g_autoptr(GError) error     = NULL;
+    const FakeTransaction *t;
+    WgmKey                 k3;
+    guint                  n_changed;
+
+    start_mesh(f, config);
+    fake_peer_key(3, &k3);
+    g_assert_true(wgm_mesh_set_peer_lazy(f->mesh, &k3, TRUE, NULL)); /* its own, same value */
+    n_changed = f->n_changed_signals;
+    g_assert_true(wgm_mesh_set_lazy_connections(f->mesh, FALSE, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(f->n_changed_signals, >, n_changed);
+    g_assert_false(wgm_mesh_get_lazy_connections(f->mesh));
+    g_assert_false(peer_n(f, 1)->lazy);
+    g_assert_true(peer_n(f, 3)->lazy);
+    g_assert_cmpint(peer_n(f, 1)->state, ==, WGM_PEER_STATE_CONNECTING);
+    g_assert_cmpint(peer_n(f, 3)->state, ==, WGM_PEER_STATE_IDLE);
+    wgm_mesh_dispatch(f->mesh);
+    fake_iterate();
+    t = last_transaction(f);
+    g_assert_true(last_entry(t, 1)->kick);
+    g_assert_true(last_entry(t, 1)->has_endpoint);
+    g_assert_false(is_lazy_endpoint(last_entry(t, 1)));
+    g_assert_null(last_entry(t, 3));
+
+    /* Peer 1 connects, peer 2 does not; lazy again: 2 is parked, 1 stays. */
+    handshake(f, 1, 92, 148);
+    run_until(f, 2);
+    g_assert_cmpint(peer_n(f, 1)->state, ==, WGM_PEER_STATE_CONNECTED);
+    g_assert_true(wgm_mesh_set_lazy_connections(f->mesh, TRUE, NULL));
+    g_assert_cmpint(peer_n(f, 1)->state, ==, WGM_PEER_STATE_CONNECTED);
+    g_assert_cmpint(peer_n(f, 2)->state, ==, WGM_PEER_STATE_IDLE);
+    fake_iterate();
+    t = last_transaction(f);
+    g_assert_true(is_lazy_endpoint(last_entry(t, 2)));
+    g_assert_null(last_entry(t, 1));
+
+    /* The timeout's range. */
+    g_assert_false(wgm_mesh_set_inactivity_timeout(f->mesh, 0, &error));
+    g_assert_error(error, WGM_ERROR, WGM_ERROR_INVALID_SETTING);
+    g_clear_error(&error);
+    g_assert_false(
+        wgm_mesh_set_inactivity_timeout(f->mesh, WGM_MAX_INACTIVITY_TIMEOUT + 1, &error));
+    g_assert_error(error, WGM_ERROR, WGM_ERROR_INVALID_SETTING);
+    g_assert_true(wgm_mesh_set_inactivity_timeout(f->mesh, 120, NULL));
+    g_assert_cmpuint(wgm_mesh_get_inactivity_timeout(f->mesh), ==, 120);
+}
+
+/* A lazy peer whose activation fails is guarded like any Connecting peer,
+ * and after giving up it is parked, Idle until traffic. */
+static void
+test_lazy_give_up(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NMSettingVpn) s   = fake_vpn_setting_new();
+    g_autoptr(WgmConfig) config = NULL;
+    WgmPeer *p;
+    WgmKey   k;
+
+    nm_setting_vpn_add_data_item(s, WGM_KEY_LAZY_CONNECTIONS, "yes");
+    add_peer_settings(s, 1, WGM_PEER_FIELD_GIVE_UP_AFTER, "20");
+    config = wgm_config_new_from_setting(s, NULL);
+    g_assert_nonnull(config);
+    start_mesh(f, config);
+    p = peer_n(f, 1);
+    fake_peer_key(1, &k);
+    g_assert_true(wgm_mesh_connect_peer(f->mesh, &k, NULL));
+    run_until(f, 10);
+    g_assert_cmpint(p->state, ==, WGM_PEER_STATE_CONNECTING);
+    g_assert_cmpuint(p->attempts, >=, 2);
+    run_until(f, 60);
+    g_assert_cmpint(p->state, ==, WGM_PEER_STATE_IDLE);
+    g_assert_true(p->parked);
+    g_assert_true(g_str_has_suffix(p->last_error, "idle until the next packet for it"));
+    g_assert_true(is_lazy_endpoint(last_entry(last_transaction(f), 1)));
+    g_assert_cmpint(p->next_kick_mono, ==, 0);
+}
+
 int
 main(int argc, char *argv[])
 {
     g_test_init(&argc, &argv, NULL);
+    g_setenv(WGM_ENV_TEST_INACTIVITY_MIN, "1", TRUE);
     /* The mesh warns about crashes and refused transactions, which these
      * tests cause on purpose; criticals stay fatal. */
     g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
@@ -571,5 +798,9 @@ main(int argc, char *argv[])
     ADD("/mesh/set-peers-diff", test_set_peers_diff);
     ADD("/mesh/earliest-deadline-10000", test_earliest_deadline_10000);
     ADD("/mesh/connect-peer", test_connect_peer);
+    ADD("/mesh/lazy/parked-at-start", test_lazy_parked_at_start);
+    ADD("/mesh/lazy/inactivity", test_lazy_inactivity);
+    ADD("/mesh/lazy/toggle", test_lazy_toggle);
+    ADD("/mesh/lazy/give-up", test_lazy_give_up);
     return g_test_run();
 }
