@@ -90,6 +90,15 @@ wgm_test_mesh_connection_extra_at(WgmTestNet *net, guint n_extra, const char *ex
 }
 
 GVariant *
+wgm_test_mesh_connection_named_with(WgmTestNet        *net,
+                                    guint              named_peer,
+                                    const char        *host_name,
+                                    const char *const *more)
+{
+    return mesh_connection(net, 0, "10.200.1.2", named_peer, host_name, more);
+}
+
+GVariant *
 wgm_test_mesh_connection_with(WgmTestNet        *net,
                               guint              n_extra,
                               const char        *extra_host,

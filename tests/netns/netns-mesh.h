@@ -36,6 +36,11 @@ GVariant *wgm_test_mesh_connection_with(WgmTestNet        *net,
                                         guint              n_extra,
                                         const char        *extra_host,
                                         const char *const *more);
+/* Peer @named_peer's endpoint given as @host_name, and @more. */
+GVariant *wgm_test_mesh_connection_named_with(WgmTestNet        *net,
+                                              guint              named_peer,
+                                              const char        *host_name,
+                                              const char *const *more);
 
 /* Connect, wait for Config and Ip4Config, apply them as NetworkManager does. */
 void wgm_test_mesh_bring_up(WgmTestHarness *f, GVariant *connection, gint64 *out_config_usec);

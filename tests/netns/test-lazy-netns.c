@@ -36,12 +36,14 @@ fixture_teardown(Fixture *f, gconstpointer data)
     wgm_test_harness_clear(f);
 }
 
+static const char *const lazy_settings[] = {
+    "lazy-connections", "yes", "inactivity-timeout", INACTIVITY, NULL,
+};
+
 static GVariant *
 lazy_connection(Fixture *f, guint n_extra, const char *extra_host)
 {
-    static const char *const more[] = {
-        "lazy-connections", "yes", "inactivity-timeout", INACTIVITY, NULL,
-    };
+    const char *const *more = lazy_settings;
 
     return wgm_test_mesh_connection_with(f->net, n_extra, extra_host, more);
 }
@@ -356,6 +358,44 @@ test_garbage(Fixture *f, gconstpointer data)
     wgm_test_mesh_tear_down_and_check(f);
 }
 
+/* A peer whose real endpoint is IPv6: its lazy address is still an IPv4
+ * loopback one, and the replayed initiation goes out over IPv6. */
+static void
+test_ipv6_endpoint(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GVariant) conn = NULL;
+    g_autoptr(GError) error  = NULL;
+    g_autofree char   *eps   = NULL;
+    const WgmTestPeer *p3;
+
+    if (!f->net)
+        return;
+    p3 = wgm_test_net_get_peer(f->net, 3);
+    g_assert_true(wgm_test_net_exec(f->net,
+                                    wgm_test_net_get_svc_ns(f->net),
+                                    NULL,
+                                    &error,
+                                    "ip addr add fd00:200:3::1/64 dev vp3 nodad"));
+    g_assert_no_error(error);
+    g_assert_true(wgm_test_net_exec(
+        f->net, p3->ns, NULL, &error, "ip addr add fd00:200:3::2/64 dev vsvc nodad"));
+    g_assert_no_error(error);
+    conn = wgm_test_mesh_connection_named_with(f->net, 3, "[fd00:200:3::2]", lazy_settings);
+    wgm_test_mesh_bring_up(f, conn, NULL);
+    g_assert_true(wgm_test_vpn_wait_peers_state(f->vpn, "idle", 2000));
+    eps = wg_show(f, "endpoints");
+    g_assert_nonnull(strstr(eps, "\t127.77."));
+    g_assert_null(strstr(eps, "fd00:"));
+
+    g_assert_true(ping_once(f, 3, NULL));
+    wait_state(f, 3, "connected", 5000);
+    g_free(eps);
+    eps = wg_show(f, "endpoints");
+    g_assert_nonnull(strstr(eps, "[fd00:200:3::2]:51820"));
+    assert_state(f, 1, "idle");
+    wgm_test_mesh_tear_down_and_check(f);
+}
+
 static guint
 count_fds(GPid pid)
 {
@@ -429,6 +469,7 @@ main(int argc, char **argv)
     ADD("/lazy/netns/toggle", 3, test_toggle);
     ADD("/lazy/netns/remote-initiates", 3, test_remote_initiates);
     ADD("/lazy/netns/garbage", 3, test_garbage);
+    ADD("/lazy/netns/ipv6-endpoint", 3, test_ipv6_endpoint);
     ADD("/lazy/netns/thousand-one-socket", 3, test_thousand_one_socket);
     return g_test_run();
 }
