@@ -3,8 +3,9 @@
  * The export only observes the mesh: it follows the mesh's signals
  * ("peer-added", "peer-removed", "peers-changed", "changed") and never
  * clears anything the mesh keeps, so other observers see the same changes.
- * Its methods are the one way in; each is authorized (wgm-auth.h) before
- * it touches the mesh, so a refused call changes nothing.
+ * Its methods and writable properties are the one way in; each call is
+ * authorized (wgm-auth.h) before it touches the mesh, so a refused call
+ * changes nothing.
  */
 #define G_LOG_DOMAIN "nm-wgmesh"
 
@@ -16,33 +17,14 @@
 #include "wgm-dbus-generated.h"
 #include "wgm-error.h"
 
-/* ---- the Mesh object: a skeleton whose methods ask wgm-auth first ------ */
+/* ---- authorized calls ---------------------------------------------------- */
 
-#define WGM_TYPE_EXPORT_MESH (wgm_export_mesh_get_type())
-G_DECLARE_FINAL_TYPE(WgmExportMesh, wgm_export_mesh, WGM, EXPORT_MESH, WgmDBusMeshSkeleton)
-
-struct _WgmExportMesh {
-    WgmDBusMeshSkeleton parent;
-    WgmMesh            *mesh;
-    /* Cancelled when the export goes away: a call still waiting for polkit
-     * then fails without touching the (stopping) mesh. */
-    GCancellable *cancellable;
-};
-
-static void wgm_export_mesh_iface_init(WgmDBusMeshIface *iface);
-
-G_DEFINE_TYPE_WITH_CODE(WgmExportMesh,
-                        wgm_export_mesh,
-                        WGM_DBUS_TYPE_MESH_SKELETON,
-                        G_IMPLEMENT_INTERFACE(WGM_DBUS_TYPE_MESH, wgm_export_mesh_iface_init))
-
-/* What an authorized call does; it completes @invocation (takes it). */
-typedef void (*AuthorizedFunc)(WgmExportMesh         *self,
-                               GDBusMethodInvocation *invocation,
-                               const char            *arg);
+/* What an authorized call does, on @self (a skeleton below); it completes
+ * @invocation (takes it). */
+typedef void (*AuthorizedFunc)(gpointer self, GDBusMethodInvocation *invocation, const char *arg);
 
 typedef struct {
-    WgmExportMesh         *self;
+    GObject               *self;
     GDBusMethodInvocation *invocation; /* the handler's reference, until completed */
     char                  *arg;
     AuthorizedFunc         func;
@@ -58,17 +40,26 @@ call_free(Call *call)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Call, call_free)
 
+/* A method's name, or for Properties.Set the property's: what errors and
+ * log lines start with. */
+static const char *
+call_name(GDBusMethodInvocation *invocation)
+{
+    const GDBusPropertyInfo *property = g_dbus_method_invocation_get_property_info(invocation);
+
+    return property ? property->name : g_dbus_method_invocation_get_method_name(invocation);
+}
+
 static void
 authorized_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
     g_autoptr(Call) call              = user_data;
     g_autoptr(GError) error           = NULL;
     GDBusMethodInvocation *invocation = g_steal_pointer(&call->invocation);
-    const char            *method     = g_dbus_method_invocation_get_method_name(invocation);
+    const char            *name       = call_name(invocation);
 
     if (wgm_auth_check_finish(result, &error)) {
-        g_debug(
-            "%s: caller %s authorized", method, g_dbus_method_invocation_get_sender(invocation));
+        g_debug("%s: caller %s authorized", name, g_dbus_method_invocation_get_sender(invocation));
         call->func(call->self, invocation, call->arg);
         return;
     }
@@ -77,17 +68,20 @@ authorized_cb(GObject *source, GAsyncResult *result, gpointer user_data)
                                               WGM_ERROR,
                                               WGM_ERROR_FAILED,
                                               "%s: the mesh stopped before the call was authorized",
-                                              method);
+                                              name);
         return;
     }
-    g_message("%s: %s", method, error->message);
-    g_prefix_error(&error, "%s: ", method);
+    g_message("%s: %s", name, error->message);
+    g_prefix_error(&error, "%s: ", name);
     g_dbus_method_invocation_return_gerror(invocation, error);
 }
 
-/* Runs @func once the caller is authorized; a D-Bus handler's return value. */
+/* Runs @func once the caller is authorized; a D-Bus handler's return value.
+ * @cancellable: the export's, cancelled when it goes away: a call still
+ * waiting for polkit then fails without touching the (stopping) mesh. */
 static gboolean
-authorize_then(WgmExportMesh         *self,
+authorize_then(gpointer               self,
+               GCancellable          *cancellable,
                GDBusMethodInvocation *invocation,
                const char            *arg,
                AuthorizedFunc         func)
@@ -101,22 +95,137 @@ authorize_then(WgmExportMesh         *self,
     wgm_auth_check_async(g_dbus_method_invocation_get_connection(invocation),
                          g_dbus_method_invocation_get_sender(invocation),
                          WGM_AUTH_ACTION_MODIFY,
-                         self->cancellable,
+                         cancellable,
                          authorized_cb,
                          call);
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static void
-reset_backoff(WgmExportMesh *self, GDBusMethodInvocation *invocation, const char *arg)
+/* ---- writable properties ---------------------------------------------------- */
+
+/*
+ * The generated skeletons set a written property synchronously in their
+ * set_property handler, with no way to wait for polkit.  Without a
+ * set_property in the vtable, GDBus hands Properties.Set to method_call
+ * instead (GDBusInterfaceVTable, since GLib 2.38), having checked that the
+ * property exists, is writable and that the value has its type; the
+ * invocation then carries the property's info.  So each skeleton below
+ * hooks its class's vtable: Set goes through authorize_then(), everything
+ * else to the generated method_call unchanged.
+ *
+ * A write never sets the skeleton's property itself: the mesh's setter
+ * emits "changed" / "peers-changed" before it returns, the export syncs
+ * the skeletons from that (which queues PropertiesChanged), and only then
+ * is the call answered, so a client reading after the reply sees the value.
+ */
+typedef struct {
+    gsize                       once;
+    const GDBusInterfaceVTable *parent;
+    GDBusInterfaceVTable        vtable;
+} HookedVTable;
+
+static GDBusInterfaceVTable *
+hook_vtable(HookedVTable                *hooked,
+            GDBusInterfaceSkeletonClass *parent_class,
+            GDBusInterfaceSkeleton      *skeleton,
+            GDBusInterfaceMethodCallFunc method_call)
 {
+    if (g_once_init_enter(&hooked->once)) {
+        hooked->parent              = parent_class->get_vtable(skeleton);
+        hooked->vtable              = *hooked->parent;
+        hooked->vtable.method_call  = method_call;
+        hooked->vtable.set_property = NULL;
+        g_once_init_leave(&hooked->once, 1);
+    }
+    return &hooked->vtable;
+}
+
+static gboolean
+is_properties_set(const char *interface_name, const char *method_name)
+{
+    return g_str_equal(interface_name, "org.freedesktop.DBus.Properties")
+           && g_str_equal(method_name, "Set");
+}
+
+/* The value of an authorized Properties.Set (Set's "(ssv)" parameters). */
+static GVariant *
+set_value(GDBusMethodInvocation *invocation)
+{
+    GVariant *value = NULL;
+
+    g_variant_get(
+        g_dbus_method_invocation_get_parameters(invocation), "(&s&sv)", NULL, NULL, &value);
+    return value;
+}
+
+/* Answers a Properties.Set: logs an accepted write (@what is the object,
+ * e.g. "mesh" or "peer[abcdefgh]"; @old the value before), else returns
+ * the mesh's error prefixed with the property's name. */
+static void
+finish_set(GDBusMethodInvocation *invocation,
+           const char            *what,
+           GVariant              *old,
+           GVariant              *value,
+           gboolean               ok,
+           GError                *error)
+{
+    const char      *name      = call_name(invocation);
+    g_autofree char *old_str   = g_variant_print(old, FALSE);
+    g_autofree char *value_str = g_variant_print(value, FALSE);
+
+    if (!ok) {
+        g_message("%s: %s := %s by %s refused: %s",
+                  what,
+                  name,
+                  value_str,
+                  g_dbus_method_invocation_get_sender(invocation),
+                  error->message);
+        g_prefix_error(&error, "%s: ", name);
+        g_dbus_method_invocation_return_gerror(invocation, error);
+        return;
+    }
+    g_message("%s: %s %s -> %s, set over D-Bus by %s",
+              what,
+              name,
+              old_str,
+              value_str,
+              g_dbus_method_invocation_get_sender(invocation));
+    g_dbus_method_invocation_return_value(invocation, NULL);
+}
+
+/* ---- the Mesh object: a skeleton whose methods and writes ask wgm-auth ---- */
+
+#define WGM_TYPE_EXPORT_MESH (wgm_export_mesh_get_type())
+G_DECLARE_FINAL_TYPE(WgmExportMesh, wgm_export_mesh, WGM, EXPORT_MESH, WgmDBusMeshSkeleton)
+
+struct _WgmExportMesh {
+    WgmDBusMeshSkeleton parent;
+    WgmMesh            *mesh;
+    GCancellable       *cancellable; /* the export's */
+};
+
+static void wgm_export_mesh_iface_init(WgmDBusMeshIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(WgmExportMesh,
+                        wgm_export_mesh,
+                        WGM_DBUS_TYPE_MESH_SKELETON,
+                        G_IMPLEMENT_INTERFACE(WGM_DBUS_TYPE_MESH, wgm_export_mesh_iface_init))
+
+static HookedVTable mesh_vtable;
+
+static void
+reset_backoff(gpointer object, GDBusMethodInvocation *invocation, const char *arg)
+{
+    WgmExportMesh *self = object;
+
     wgm_mesh_reset_backoff(self->mesh);
     wgm_dbus_mesh_complete_reset_backoff(WGM_DBUS_MESH(self), invocation);
 }
 
 static void
-connect_peer(WgmExportMesh *self, GDBusMethodInvocation *invocation, const char *public_key)
+connect_peer(gpointer object, GDBusMethodInvocation *invocation, const char *public_key)
 {
+    WgmExportMesh *self     = object;
     g_autoptr(GError) error = NULL;
     WgmKey key;
 
@@ -137,16 +246,80 @@ connect_peer(WgmExportMesh *self, GDBusMethodInvocation *invocation, const char 
     wgm_dbus_mesh_complete_connect_peer(WGM_DBUS_MESH(self), invocation);
 }
 
+static void
+set_mesh_property(gpointer object, GDBusMethodInvocation *invocation, const char *arg)
+{
+    WgmExportMesh *self       = object;
+    const char    *name       = call_name(invocation);
+    g_autoptr(GVariant) value = set_value(invocation);
+    g_autoptr(GVariant) old   = NULL;
+    g_autoptr(GError) error   = NULL;
+    gboolean ok;
+
+    if (g_str_equal(name, "LazyConnections")) {
+        old = g_variant_ref_sink(g_variant_new_boolean(wgm_mesh_get_lazy_connections(self->mesh)));
+        ok  = wgm_mesh_set_lazy_connections(self->mesh, g_variant_get_boolean(value), &error);
+    } else if (g_str_equal(name, "InactivityTimeout")) {
+        old = g_variant_ref_sink(g_variant_new_uint32(wgm_mesh_get_inactivity_timeout(self->mesh)));
+        ok  = wgm_mesh_set_inactivity_timeout(self->mesh, g_variant_get_uint32(value), &error);
+    } else {
+        /* A readwrite property in the XML that nobody handles here. */
+        g_dbus_method_invocation_return_error(
+            invocation, WGM_ERROR, WGM_ERROR_FAILED, "%s: cannot be written", name);
+        return;
+    }
+    finish_set(invocation, "mesh", old, value, ok, error);
+}
+
+static void
+mesh_method_call(GDBusConnection       *connection,
+                 const char            *sender,
+                 const char            *object_path,
+                 const char            *interface_name,
+                 const char            *method_name,
+                 GVariant              *parameters,
+                 GDBusMethodInvocation *invocation,
+                 gpointer               user_data)
+{
+    WgmExportMesh *self = user_data;
+
+    if (is_properties_set(interface_name, method_name)) {
+        authorize_then(self, self->cancellable, invocation, NULL, set_mesh_property);
+        return;
+    }
+    mesh_vtable.parent->method_call(connection,
+                                    sender,
+                                    object_path,
+                                    interface_name,
+                                    method_name,
+                                    parameters,
+                                    invocation,
+                                    user_data);
+}
+
+static GDBusInterfaceVTable *
+wgm_export_mesh_get_vtable(GDBusInterfaceSkeleton *skeleton)
+{
+    return hook_vtable(&mesh_vtable,
+                       G_DBUS_INTERFACE_SKELETON_CLASS(wgm_export_mesh_parent_class),
+                       skeleton,
+                       mesh_method_call);
+}
+
 static gboolean
 handle_reset_backoff(WgmDBusMesh *object, GDBusMethodInvocation *invocation)
 {
-    return authorize_then(WGM_EXPORT_MESH(object), invocation, NULL, reset_backoff);
+    WgmExportMesh *self = WGM_EXPORT_MESH(object);
+
+    return authorize_then(self, self->cancellable, invocation, NULL, reset_backoff);
 }
 
 static gboolean
 handle_connect_peer(WgmDBusMesh *object, GDBusMethodInvocation *invocation, const char *public_key)
 {
-    return authorize_then(WGM_EXPORT_MESH(object), invocation, public_key, connect_peer);
+    WgmExportMesh *self = WGM_EXPORT_MESH(object);
+
+    return authorize_then(self, self->cancellable, invocation, public_key, connect_peer);
 }
 
 static void
@@ -174,7 +347,8 @@ wgm_export_mesh_finalize(GObject *object)
 static void
 wgm_export_mesh_class_init(WgmExportMeshClass *klass)
 {
-    G_OBJECT_CLASS(klass)->finalize = wgm_export_mesh_finalize;
+    G_OBJECT_CLASS(klass)->finalize                    = wgm_export_mesh_finalize;
+    G_DBUS_INTERFACE_SKELETON_CLASS(klass)->get_vtable = wgm_export_mesh_get_vtable;
 }
 
 static WgmExportMesh *
@@ -185,6 +359,115 @@ wgm_export_mesh_new(WgmMesh *mesh, GCancellable *cancellable)
     self->mesh        = g_object_ref(mesh);
     self->cancellable = g_object_ref(cancellable);
     return self;
+}
+
+/* ---- a Peer object: a skeleton whose writes ask wgm-auth ----------------- */
+
+#define WGM_TYPE_EXPORT_PEER (wgm_export_peer_get_type())
+G_DECLARE_FINAL_TYPE(WgmExportPeer, wgm_export_peer, WGM, EXPORT_PEER, WgmDBusPeerSkeleton)
+
+/* Knows its peer by key, not by pointer: a write authorized after the peer
+ * left the mesh finds nothing (NotFound) instead of a freed WgmPeer. */
+struct _WgmExportPeer {
+    WgmDBusPeerSkeleton parent;
+    WgmMesh            *mesh;
+    GCancellable       *cancellable; /* the export's */
+    WgmKey              key;
+    char                short_key[WGM_KEY_SHORT_LEN + 1];
+};
+
+G_DEFINE_TYPE(WgmExportPeer, wgm_export_peer, WGM_DBUS_TYPE_PEER_SKELETON)
+
+static HookedVTable peer_vtable;
+
+static void
+set_peer_property(gpointer object, GDBusMethodInvocation *invocation, const char *arg)
+{
+    WgmExportPeer   *self     = object;
+    const char      *name     = call_name(invocation);
+    g_autofree char *what     = g_strdup_printf("peer[%s]", self->short_key);
+    g_autoptr(GVariant) value = set_value(invocation);
+    g_autoptr(GVariant) old   = NULL;
+    g_autoptr(GError) error   = NULL;
+    gboolean ok;
+
+    if (!g_str_equal(name, "Lazy")) {
+        g_dbus_method_invocation_return_error(
+            invocation, WGM_ERROR, WGM_ERROR_FAILED, "%s: cannot be written", name);
+        return;
+    }
+    old = g_variant_ref_sink(g_variant_new_boolean(wgm_dbus_peer_get_lazy(WGM_DBUS_PEER(self))));
+    ok  = wgm_mesh_set_peer_lazy(self->mesh, &self->key, g_variant_get_boolean(value), &error);
+    finish_set(invocation, what, old, value, ok, error);
+}
+
+static void
+peer_method_call(GDBusConnection       *connection,
+                 const char            *sender,
+                 const char            *object_path,
+                 const char            *interface_name,
+                 const char            *method_name,
+                 GVariant              *parameters,
+                 GDBusMethodInvocation *invocation,
+                 gpointer               user_data)
+{
+    WgmExportPeer *self = user_data;
+
+    if (is_properties_set(interface_name, method_name)) {
+        authorize_then(self, self->cancellable, invocation, NULL, set_peer_property);
+        return;
+    }
+    peer_vtable.parent->method_call(connection,
+                                    sender,
+                                    object_path,
+                                    interface_name,
+                                    method_name,
+                                    parameters,
+                                    invocation,
+                                    user_data);
+}
+
+static GDBusInterfaceVTable *
+wgm_export_peer_get_vtable(GDBusInterfaceSkeleton *skeleton)
+{
+    return hook_vtable(&peer_vtable,
+                       G_DBUS_INTERFACE_SKELETON_CLASS(wgm_export_peer_parent_class),
+                       skeleton,
+                       peer_method_call);
+}
+
+static void
+wgm_export_peer_init(WgmExportPeer *self)
+{
+}
+
+static void
+wgm_export_peer_finalize(GObject *object)
+{
+    WgmExportPeer *self = WGM_EXPORT_PEER(object);
+
+    g_clear_object(&self->mesh);
+    g_clear_object(&self->cancellable);
+    G_OBJECT_CLASS(wgm_export_peer_parent_class)->finalize(object);
+}
+
+static void
+wgm_export_peer_class_init(WgmExportPeerClass *klass)
+{
+    G_OBJECT_CLASS(klass)->finalize                    = wgm_export_peer_finalize;
+    G_DBUS_INTERFACE_SKELETON_CLASS(klass)->get_vtable = wgm_export_peer_get_vtable;
+}
+
+static WgmDBusPeer *
+wgm_export_peer_new(WgmMesh *mesh, GCancellable *cancellable, const WgmPeer *peer)
+{
+    WgmExportPeer *self = g_object_new(WGM_TYPE_EXPORT_PEER, NULL);
+
+    self->mesh        = g_object_ref(mesh);
+    self->cancellable = g_object_ref(cancellable);
+    self->key         = peer->public_key;
+    g_strlcpy(self->short_key, peer->short_key, sizeof self->short_key);
+    return WGM_DBUS_PEER(self);
 }
 
 /* ---- the export --------------------------------------------------------- */
@@ -265,6 +548,8 @@ sync_mesh(WgmDBusExport *self)
     wgm_dbus_mesh_set_last_network_change(skeleton,
                                           (guint64)wgm_mesh_get_last_network_change(self->mesh));
     wgm_dbus_mesh_set_backend_restarts(skeleton, wgm_mesh_get_backend_restarts(self->mesh));
+    wgm_dbus_mesh_set_lazy_connections(skeleton, wgm_mesh_get_lazy_connections(self->mesh));
+    wgm_dbus_mesh_set_inactivity_timeout(skeleton, wgm_mesh_get_inactivity_timeout(self->mesh));
 }
 
 static void
@@ -272,7 +557,7 @@ export_peer(WgmDBusExport *self, WgmPeer *peer)
 {
     g_autofree char       *path     = g_strdup_printf(WGM_DBUS_PEER_PATH "/%u", peer->object_id);
     WgmDBusObjectSkeleton *object   = wgm_dbus_object_skeleton_new(path);
-    g_autoptr(WgmDBusPeer) skeleton = wgm_dbus_peer_skeleton_new();
+    g_autoptr(WgmDBusPeer) skeleton = wgm_export_peer_new(self->mesh, self->cancellable, peer);
 
     wgm_dbus_peer_set_public_key(skeleton, peer->public_key_b64);
     sync_peer(skeleton, peer);

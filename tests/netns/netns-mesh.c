@@ -9,10 +9,12 @@
  * made-up peers (random keys, endpoints on peer 1's host where nothing
  * listens) to reach a given size. */
 void
-wgm_test_mesh_harness_setup(WgmTestHarness *f, guint n_peers)
+wgm_test_mesh_harness_setup_with(WgmTestHarness *f, guint n_peers, const char *const *wrap_more)
 {
-    g_autoptr(GError) error = NULL;
-    g_auto(GStrv) wrap      = NULL;
+    g_autoptr(GError) error   = NULL;
+    g_auto(GStrv) wrap        = NULL;
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    g_auto(GStrv) argv        = NULL;
 
     if (!wgm_test_require_root())
         return;
@@ -21,7 +23,17 @@ wgm_test_mesh_harness_setup(WgmTestHarness *f, guint n_peers)
     f->bus = wgm_test_bus_new(&error);
     g_assert_no_error(error);
     wrap = wgm_test_net_wrap_argv(f->net, wgm_test_net_get_svc_ns(f->net));
-    wgm_test_harness_start_service(f, (const char *const *)wrap, WGM_TEST_BUS_NAME, TRUE);
+    g_strv_builder_addv(b, (const char **)wrap);
+    if (wrap_more)
+        g_strv_builder_addv(b, (const char **)wrap_more);
+    argv = g_strv_builder_end(b);
+    wgm_test_harness_start_service(f, (const char *const *)argv, WGM_TEST_BUS_NAME, TRUE);
+}
+
+void
+wgm_test_mesh_harness_setup(WgmTestHarness *f, guint n_peers)
+{
+    wgm_test_mesh_harness_setup_with(f, n_peers, NULL);
 }
 
 /* Made-up peers' endpoints on @extra_host; @more: further key/value pairs. */

@@ -16,6 +16,11 @@
 /* A network of @n_peers real peers, a private bus and the service in its
  * own namespace; skipped (harness left empty) where root tests cannot run. */
 void wgm_test_mesh_harness_setup(WgmTestHarness *f, guint n_peers);
+/* The same, the service started through @wrap_more (a command prefix,
+ * e.g. setpriv to drop a capability) inside its namespace. */
+void wgm_test_mesh_harness_setup_with(WgmTestHarness    *f,
+                                      guint              n_peers,
+                                      const char *const *wrap_more);
 
 /* vpn.data for the mesh: the test network's peers first (peer @named_peer,
  * if not 0, with its endpoint given as @host_name), then @n_extra made-up

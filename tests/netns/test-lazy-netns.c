@@ -40,6 +40,16 @@ static const char *const lazy_settings[] = {
     "lazy-connections", "yes", "inactivity-timeout", INACTIVITY, NULL,
 };
 
+/* The service without CAP_NET_RAW (dropped from its bounding set, so the
+ * root process it execs does not have it). */
+static void
+fixture_setup_no_raw(Fixture *f, gconstpointer data)
+{
+    static const char *const no_raw[] = { "setpriv", "--bounding-set", "-net_raw", "--", NULL };
+
+    wgm_test_mesh_harness_setup_with(f, GPOINTER_TO_UINT(data), no_raw);
+}
+
 static GVariant *
 lazy_connection(Fixture *f, guint n_extra, const char *extra_host)
 {
@@ -396,6 +406,42 @@ test_ipv6_endpoint(Fixture *f, gconstpointer data)
     wgm_test_mesh_tear_down_and_check(f);
 }
 
+/* Without a raw socket a lazy peer is woken by re-creating it: it still
+ * connects at once, but the packet that woke it is lost (ping's next one
+ * gets through); the service says so. */
+static void
+test_no_raw_fallback(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GVariant) conn = NULL;
+    g_autoptr(GError) error  = NULL;
+    g_autofree char *log     = NULL;
+    g_autofree char *out     = NULL;
+    gint64           t0;
+
+    if (!f->net)
+        return;
+    conn = lazy_connection(f, 0, "10.200.1.2");
+    wgm_test_mesh_bring_up(f, conn, NULL);
+    g_assert_true(wgm_test_vpn_wait_peers_state(f->vpn, "idle", 2000));
+    t0 = g_get_monotonic_time();
+    g_assert_true(wgm_test_net_exec(f->net,
+                                    wgm_test_net_get_svc_ns(f->net),
+                                    &out,
+                                    &error,
+                                    "ping -n -c 3 -i 0.5 -w 5 %s",
+                                    wgm_test_net_get_peer(f->net, 1)->tunnel));
+    g_assert_no_error(error);
+    g_test_message("without CAP_NET_RAW: %.1f s to 3 replies; ping: %s",
+                   (g_get_monotonic_time() - t0) / 1e6,
+                   strstr(out, "packets transmitted") ?: out);
+    wait_state(f, 1, "connected", 5000);
+    assert_state(f, 2, "idle");
+    log = wgm_test_service_get_log(f->service);
+    g_assert_nonnull(strstr(log, "no raw socket"));
+    g_assert_nonnull(strstr(log, "re-creating it for a handshake"));
+    wgm_test_mesh_tear_down_and_check(f);
+}
+
 static guint
 count_fds(GPid pid)
 {
@@ -470,6 +516,12 @@ main(int argc, char **argv)
     ADD("/lazy/netns/remote-initiates", 3, test_remote_initiates);
     ADD("/lazy/netns/garbage", 3, test_garbage);
     ADD("/lazy/netns/ipv6-endpoint", 3, test_ipv6_endpoint);
+    g_test_add("/lazy/netns/no-raw-fallback",
+               Fixture,
+               GUINT_TO_POINTER(3),
+               fixture_setup_no_raw,
+               test_no_raw_fallback,
+               fixture_teardown);
     ADD("/lazy/netns/thousand-one-socket", 3, test_thousand_one_socket);
     return g_test_run();
 }
