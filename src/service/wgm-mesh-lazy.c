@@ -284,6 +284,30 @@ wgm_mesh_lazy_start(WgmMesh *self, GError **error)
 }
 
 void
+wgm_mesh_lazy_peer_added(WgmMesh *self, WgmPeer *peer, gint64 now_mono)
+{
+    g_autoptr(GError) error = NULL;
+
+    /* The profile's default may have been toggled since. */
+    if (peer->lazy_override < 0) {
+        peer->lazy   = self->lazy_connections;
+        peer->wanted = !peer->lazy;
+        wgm_peer_update_state(peer, wgm_mesh_now_real(self), now_mono);
+    }
+    if (!self->lazy || !peer->lazy || !peer->endpoint_host)
+        return;
+    if (!wgm_lazy_add_peer(self->lazy, &peer->public_key, &peer->lazy_endpoint, &error)) {
+        wgm_peer_warning(peer, "%s: connecting it eagerly", error->message);
+        peer->lazy   = FALSE;
+        peer->wanted = TRUE;
+        return;
+    }
+    peer->has_lazy_endpoint = TRUE;
+    peer->parked            = TRUE;
+    peer->attempt_since     = now_mono;
+}
+
+void
 wgm_mesh_lazy_stop(WgmMesh *self)
 {
     g_clear_pointer(&self->lazy, wgm_lazy_free);

@@ -86,6 +86,9 @@ void     wgm_mesh_lazy_stop(WgmMesh *self);
 void wgm_mesh_lazy_check(WgmMesh *self, gint64 now_mono);
 /* A lazy peer that gave up goes Idle and waits for traffic again. */
 void wgm_mesh_lazy_gave_up(WgmMesh *self, WgmPeer *peer);
+/* A peer joined (set_peers): a lazy one is parked on its own address (if
+ * the addresses ran out, it is eager, with a warning). */
+void wgm_mesh_lazy_peer_added(WgmMesh *self, WgmPeer *peer, gint64 now_mono);
 /* A parked peer is to connect without a wake-up (ConnectPeer). */
 void wgm_mesh_lazy_unpark(WgmMesh *self, WgmPeer *peer);
 /* Makes the next poll come soon (a handshake is awaited). */

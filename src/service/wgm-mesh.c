@@ -642,6 +642,7 @@ wgm_mesh_set_peers(WgmMesh *self, const WgmConfig *config)
         if (added) {
             peer = wgm_peer_new(config, pc, now_real);
             add_peer(self, peer);
+            wgm_mesh_lazy_peer_added(self, peer, now_mono);
             g_signal_emit(self, signals[SIGNAL_PEER_ADDED], 0, peer);
         } else if (!update_peer(peer, config, pc)) {
             g_hash_table_add(keep, peer);
@@ -666,6 +667,8 @@ wgm_mesh_set_peers(WgmMesh *self, const WgmConfig *config)
         if (g_hash_table_contains(keep, peer))
             continue;
         wgm_device_update_add_peer(update, &peer->public_key)->remove = TRUE;
+        if (self->lazy)
+            wgm_lazy_remove_peer(self->lazy, &peer->public_key);
         g_signal_emit(self, signals[SIGNAL_PEER_REMOVED], 0, peer);
         g_hash_table_remove(self->peers_by_key, &peer->public_key);
         g_ptr_array_remove_index(self->peers, i);
