@@ -42,8 +42,8 @@
 #define WGM_MAX_INACTIVITY_TIMEOUT     (24 * 3600)
 /* Test-only: a smaller minimum for inactivity-timeout, in seconds (1..59),
  * so tests need not wait a minute.  Read from the environment of the
- * process that parses settings; NetworkManager starts VPN services with an
- * environment of its own, so a user cannot set it for a real connection. */
+ * process that parses settings; a service NetworkManager starts inherits
+ * NetworkManager's environment, which only root controls. */
 #define WGM_ENV_TEST_INACTIVITY_MIN "WGM_TEST_INACTIVITY_MIN"
 #define WGM_MAX_PEERS               100000
 #define WGM_MAX_GIVE_UP_AFTER       (30 * 24 * 3600) /* seconds: 30 days */

@@ -227,7 +227,11 @@ strv_contains(GPtrArray *names, const char *name)
  * starting nmcli to nmcli's exit and to all peers connected.
  */
 static char *
-bring_up(Fixture *f, const char *name, double *out_nmcli_ms, double *out_connected_ms)
+bring_up_until(Fixture    *f,
+               const char *name,
+               const char *until,
+               double     *out_nmcli_ms,
+               double     *out_connected_ms)
 {
     g_autoptr(GPtrArray) before = wgm_test_nm_list_names(f->nm, CONN_PREFIX);
     g_autoptr(GSubprocess) proc = NULL;
@@ -264,16 +268,17 @@ bring_up(Fixture *f, const char *name, double *out_nmcli_ms, double *out_connect
         if (vpn && !t_connected) {
             g_autoptr(GHashTable) peers = wgm_test_vpn_get_peers(vpn, NULL);
 
-            if (peers_all(peers, n, "connected"))
+            if (peers_all(peers, n, until))
                 t_connected = g_get_monotonic_time();
         }
         if (g_get_monotonic_time() > deadline)
-            g_error("%s: not up after %u ms (nmcli %s, bus name %s, peers %s)",
+            g_error("%s: not up after %u ms (nmcli %s, bus name %s, peers %s, waiting for %s)",
                     name,
                     UP_TIMEOUT_MS,
                     nmcli.done ? "done" : "still running",
                     bus_name ? bus_name : "none",
-                    t_connected ? "connected" : "not all connected");
+                    t_connected ? until : "not all there",
+                    until);
         wgm_test_iterate(5);
     }
     g_free(nmcli.output);
@@ -286,6 +291,12 @@ bring_up(Fixture *f, const char *name, double *out_nmcli_ms, double *out_connect
     if (out_connected_ms)
         *out_connected_ms = (t_connected - t0) / 1000.0;
     return g_steal_pointer(&bus_name);
+}
+
+static char *
+bring_up(Fixture *f, const char *name, double *out_nmcli_ms, double *out_connected_ms)
+{
+    return bring_up_until(f, name, "connected", out_nmcli_ms, out_connected_ms);
 }
 
 static void
@@ -866,6 +877,76 @@ test_wireguard_go_crash(Fixture *f, gconstpointer data)
     assert_gone(f, bus_name, iface);
 }
 
+/* Polls the peers with gdbus until every one of @names is in @state. */
+static void
+wait_cli_states(Fixture *f, const char *bus_name, const char *const *names, const char *state)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autoptr(GHashTable) peers = cli_peers(f, bus_name);
+        guint i;
+
+        for (i = 0; names[i]; i++) {
+            if (g_strcmp0(peer_state(peers, names[i]), state) != 0)
+                break;
+        }
+        if (!names[i])
+            return;
+        if (g_get_monotonic_time() > deadline)
+            g_error("%s is %s, not %s", names[i], peer_state(peers, names[i]), state);
+        wgm_test_iterate(50);
+    }
+}
+
+/* A lazy profile through nmcli: every peer idle, none asked to handshake;
+ * `ping -c 1 -W 1` through one wakes it, its first packet answered; the
+ * others stay idle; LazyConnections set to false with gdbus (root, inside
+ * the sandbox) connects them all. */
+static void
+test_lazy(Fixture *f, gconstpointer data)
+{
+    static const char *const all[]    = { "peer-1", "peer-2", "peer-3", NULL };
+    static const char *const two[]    = { "peer-2", NULL };
+    static const char *const others[] = { "peer-1", "peer-3", NULL };
+    g_autofree char         *bus_name = NULL;
+    g_autofree char         *addr     = NULL;
+    g_autoptr(GError) error           = NULL;
+    double idle_ms;
+    gint64 t0;
+
+    if (!f->nm)
+        return;
+    add_profile(f, "lazy", 1, ", lazy-connections=yes", NULL);
+    bus_name = bring_up_until(f, "lazy", "idle", NULL, &idle_ms);
+    g_test_message("nmcli connection up (lazy): all %u peers idle on D-Bus after %.0f ms",
+                   wgm_test_nm_get_n_peers(f->nm),
+                   idle_ms);
+    wgm_test_iterate(1000);
+    wait_cli_states(f, bus_name, all, "idle");
+
+    addr = wgm_test_nm_peer_tunnel(1, 2);
+    t0   = g_get_monotonic_time();
+    wgm_test_nm_exec(f->nm, NULL, &error, "ping -n -q -c 1 -W 1 %s", addr);
+    g_assert_no_error(error);
+    g_test_message("first ping through idle peer-2 answered; ping took %.0f ms",
+                   (g_get_monotonic_time() - t0) / 1000.0);
+    wait_cli_states(f, bus_name, two, "connected");
+    wait_cli_states(f, bus_name, others, "idle");
+
+    wgm_test_nm_exec(f->nm,
+                     NULL,
+                     &error,
+                     "gdbus call --system --dest %s --object-path %s "
+                     "--method org.freedesktop.DBus.Properties.Set %s LazyConnections '<false>'",
+                     bus_name,
+                     WGM_TEST_NM_MESH_PATH,
+                     MESH_IFACE);
+    g_assert_no_error(error);
+    wait_cli_states(f, bus_name, all, "connected");
+    take_down(f, "lazy");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -886,5 +967,6 @@ main(int argc, char *argv[])
         "/e2e/nm/bad-profiles", Fixture, NULL, fixture_setup, test_bad_profiles, fixture_teardown);
     g_test_add(
         "/e2e/nm/nm-stopped", Fixture, NULL, fixture_setup, test_nm_stopped, fixture_teardown);
+    g_test_add("/e2e/nm/lazy", Fixture, NULL, fixture_setup, test_lazy, fixture_teardown);
     return g_test_run();
 }
