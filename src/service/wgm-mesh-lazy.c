@@ -199,7 +199,7 @@ wgm_mesh_lazy_check(WgmMesh *self, gint64 now_mono)
         park(self, peer, update, now_mono);
     }
     if (update)
-        lazy_apply(self, g_steal_pointer(&update), "parking inactive lazy peers");
+        lazy_apply(self, update, "parking inactive lazy peers");
 }
 
 void
@@ -211,7 +211,7 @@ wgm_mesh_lazy_gave_up(WgmMesh *self, WgmPeer *peer)
         return;
     update = wgm_device_update_new();
     park(self, peer, update, wgm_mesh_now_mono(self));
-    lazy_apply(self, g_steal_pointer(&update), "parking a lazy peer that gave up");
+    lazy_apply(self, update, "parking a lazy peer that gave up");
 }
 
 /* ---- loopback addresses ------------------------------------------------- */
@@ -369,7 +369,7 @@ set_lazy_peers(WgmMesh *self, GPtrArray *peers, gboolean lazy, GError **error)
     for (guint i = 0; i < peers->len; i++)
         set_lazy(self, peers->pdata[i], lazy, update, now_mono);
     if (update->peers->len > 0)
-        lazy_apply(self, g_steal_pointer(&update), "parking lazy peers");
+        lazy_apply(self, update, "parking lazy peers");
     self->kick_pause_until = 0;
     wgm_mesh_emit_changes(self);
     wgm_mesh_reschedule(self);
