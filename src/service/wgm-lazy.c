@@ -306,6 +306,24 @@ wgm_lazy_remove_peer(WgmLazy *self, const WgmKey *public_key)
 }
 
 gboolean
+wgm_lazy_reserve(WgmLazy *self, const WgmIpAddr *addr, GError **error)
+{
+    guint32 host;
+
+    if (addr->family != AF_INET)
+        return TRUE;
+    host = ntohl(addr->addr4);
+    if (!wgm_lazy_pool_contains(self->pool, host))
+        return TRUE;
+    /* Two peers behind one address share the reservation. */
+    if (!g_hash_table_contains(self->by_addr, GUINT_TO_POINTER(host))) {
+        wgm_lazy_pool_reserve(self->pool, host, NULL);
+        return TRUE;
+    }
+    return wgm_lazy_pool_reserve(self->pool, host, error);
+}
+
+gboolean
 wgm_lazy_is_lazy_endpoint(WgmLazy *self, const WgmEndpoint *endpoint)
 {
     return endpoint->addr.family == AF_INET && endpoint->port == self->port

@@ -55,6 +55,10 @@ gboolean wgm_lazy_add_peer(WgmLazy      *self,
                            WgmEndpoint  *lazy_endpoint,
                            GError      **error);
 void     wgm_lazy_remove_peer(WgmLazy *self, const WgmKey *public_key);
+/* @addr is somebody's real endpoint: never hand it out.  Outside the
+ * loopback range of lazy peers: TRUE, nothing to do; already a lazy peer's
+ * address: FALSE with an error naming it. */
+gboolean wgm_lazy_reserve(WgmLazy *self, const WgmIpAddr *addr, GError **error);
 /* @endpoint is a peer's loopback address (WireGuard reports it as the
  * endpoint of an Idle lazy peer). */
 gboolean wgm_lazy_is_lazy_endpoint(WgmLazy *self, const WgmEndpoint *endpoint);

@@ -243,6 +243,22 @@ ensure_lazy_endpoints(WgmMesh *self, GPtrArray *peers, GError **error)
     return TRUE;
 }
 
+static void
+reserve_endpoint(WgmMesh *self, WgmPeer *peer)
+{
+    g_autoptr(GError) error = NULL;
+    WgmIpAddr addr;
+
+    if (!peer->endpoint_host || peer->endpoint_is_name
+        || !wgm_ip_addr_parse(peer->endpoint_host, &addr))
+        return;
+    if (!wgm_lazy_reserve(self->lazy, &addr, &error))
+        wgm_peer_warning(peer,
+                         "endpoint %s collides with a lazy peer's loopback address: %s",
+                         peer->endpoint_host,
+                         error->message);
+}
+
 static GPtrArray *
 lazy_peers(WgmMesh *self)
 {
@@ -269,6 +285,9 @@ wgm_mesh_lazy_start(WgmMesh *self, GError **error)
         return FALSE;
     if (self->listen_port > 0)
         wgm_lazy_set_listen_port(self->lazy, (guint16)self->listen_port);
+    /* A peer's real endpoint inside the range is never a lazy address. */
+    for (guint i = 0; i < self->peers->len; i++)
+        reserve_endpoint(self, self->peers->pdata[i]);
     peers = lazy_peers(self);
     if (!ensure_lazy_endpoints(self, peers, error)) {
         g_prefix_error(error, "lazy connections: ");
@@ -288,6 +307,8 @@ wgm_mesh_lazy_peer_added(WgmMesh *self, WgmPeer *peer, gint64 now_mono)
 {
     g_autoptr(GError) error = NULL;
 
+    if (self->lazy)
+        reserve_endpoint(self, peer);
     /* The profile's default may have been toggled since. */
     if (peer->lazy_override < 0) {
         peer->lazy   = self->lazy_connections;

@@ -648,6 +648,36 @@ test_lazy_parked_at_start(Fixture *f, gconstpointer data)
     g_assert_cmpint(peer_n(f, 3)->next_kick_mono, ==, 0);
 }
 
+/* A peer's real endpoint inside the lazy range (127.77.0.0/16) is never
+ * handed out as a lazy peer's address. */
+static void
+test_lazy_reserved_endpoint(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NMSettingVpn) s   = fake_vpn_setting_new();
+    g_autoptr(WgmConfig) config = NULL;
+    WgmKey                 key;
+    char                   b64[WGM_KEY_B64_LEN + 1];
+    const FakeTransaction *t;
+
+    nm_setting_vpn_add_data_item(s, WGM_KEY_LAZY_CONNECTIONS, "yes");
+    add_peer_settings(s, 1, NULL, NULL);
+    fake_peer_key(2, &key);
+    wgm_key_to_base64(&key, b64);
+    nm_setting_vpn_add_data_item(s, "peer.2.public-key", b64);
+    nm_setting_vpn_add_data_item(s, "peer.2.endpoint", "127.77.0.1:51820");
+    nm_setting_vpn_add_data_item(s, "peer.2.allowed-ips", "10.99.0.2/32");
+    config = wgm_config_new_from_setting(s, NULL);
+    g_assert_nonnull(config);
+    start_mesh(f, config);
+    t = fake_backend_get_transactions(f->backend)->pdata[0];
+    for (guint i = 1; i <= 2; i++) {
+        const FakeEntry *e = last_entry(t, i);
+
+        g_assert_true(is_lazy_endpoint(e));
+        g_assert_cmpuint(ntohl(e->endpoint.addr.addr4), !=, 0x7f4d0001);
+    }
+}
+
 /* A woken lazy peer stays while its counters move beyond keepalives, and is
  * parked (re-created on its loopback address) once they stand still for the
  * inactivity timeout. */
@@ -799,6 +829,7 @@ main(int argc, char *argv[])
     ADD("/mesh/earliest-deadline-10000", test_earliest_deadline_10000);
     ADD("/mesh/connect-peer", test_connect_peer);
     ADD("/mesh/lazy/parked-at-start", test_lazy_parked_at_start);
+    ADD("/mesh/lazy/reserved-endpoint", test_lazy_reserved_endpoint);
     ADD("/mesh/lazy/inactivity", test_lazy_inactivity);
     ADD("/mesh/lazy/toggle", test_lazy_toggle);
     ADD("/mesh/lazy/give-up", test_lazy_give_up);
