@@ -87,25 +87,13 @@ mesh_changed_cb(GDBusConnection *connection,
     g_ptr_array_add(f->mesh_changes, g_variant_get_child_value(params, 1));
 }
 
-/* Brings the mesh up as NetworkManager would; FALSE if the test skips. */
+/* Brings the mesh up as NetworkManager would, then follows the Mesh's
+ * PropertiesChanged; FALSE if the test skips. */
 static gboolean
 start_mesh(Fixture *f)
 {
-    g_autoptr(GError) error  = NULL;
-    g_autoptr(GVariant) conn = NULL;
-    g_autofree char *policy  = NULL;
-    g_auto(GStrv) wrap       = NULL;
-
-    if (!wgm_test_require_root() || !wgm_test_polkit_require())
+    if (!wgm_test_polkit_harness_connect(&f->h, BUS_NAME, "lazy", profile_data, profile_secrets))
         return FALSE;
-    f->h.net = wgm_test_net_new(0, &error);
-    g_assert_no_error(error);
-    policy   = wgm_test_polkit_bus_policy();
-    f->h.bus = wgm_test_bus_new_with_policy(policy, &error);
-    g_assert_no_error(error);
-    wrap = wgm_test_net_wrap_argv(f->h.net, wgm_test_net_get_svc_ns(f->h.net));
-    wgm_test_harness_start_service(&f->h, (const char *const *)wrap, BUS_NAME, TRUE);
-
     f->mesh_changes      = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
     f->mesh_subscription = g_dbus_connection_signal_subscribe(wgm_test_vpn_get_connection(f->h.vpn),
                                                               NULL,
@@ -117,23 +105,13 @@ start_mesh(Fixture *f)
                                                               mesh_changed_cb,
                                                               f,
                                                               NULL);
-
-    conn = wgm_test_vpn_connection_new("lazy", profile_data, profile_secrets);
-    g_assert_true(wgm_test_vpn_connect(f->h.vpn, conn, &error));
-    g_assert_no_error(error);
-    g_assert_true(wgm_test_vpn_wait_state(f->h.vpn, STATE_STARTED, 15000));
     return TRUE;
 }
 
 static void
 start_polkit(Fixture *f, const char *allowed)
 {
-    const char *actions[]   = { allowed, NULL };
-    g_autoptr(GError) error = NULL;
-
-    f->polkit = wgm_test_polkit_new(f->h.bus, &error);
-    g_assert_no_error(error);
-    wgm_test_polkit_set_allowed(f->polkit, actions);
+    f->polkit = wgm_test_polkit_new_allowing(f->h.bus, allowed);
 }
 
 /* ---- reading and writing ------------------------------------------------- */

@@ -62,41 +62,17 @@ fixture_teardown(Fixture *f, gconstpointer user_data)
     wgm_test_harness_clear(&f->h);
 }
 
-/* Brings the mesh up as NetworkManager would; FALSE if the test skips. */
 static gboolean
 start_mesh(Fixture *f)
 {
-    g_autoptr(GError) error  = NULL;
-    g_autoptr(GVariant) conn = NULL;
-    g_autofree char *policy  = NULL;
-    g_auto(GStrv) wrap       = NULL;
-
-    if (!wgm_test_require_root() || !wgm_test_polkit_require())
-        return FALSE;
-    f->h.net = wgm_test_net_new(0, &error);
-    g_assert_no_error(error);
-    policy   = wgm_test_polkit_bus_policy();
-    f->h.bus = wgm_test_bus_new_with_policy(policy, &error);
-    g_assert_no_error(error);
-    wrap = wgm_test_net_wrap_argv(f->h.net, wgm_test_net_get_svc_ns(f->h.net));
-    wgm_test_harness_start_service(&f->h, (const char *const *)wrap, BUS_NAME, TRUE);
-
-    conn = wgm_test_vpn_connection_new("methods", profile_data, profile_secrets);
-    g_assert_true(wgm_test_vpn_connect(f->h.vpn, conn, &error));
-    g_assert_no_error(error);
-    g_assert_true(wgm_test_vpn_wait_state(f->h.vpn, STATE_STARTED, 15000));
-    return TRUE;
+    return wgm_test_polkit_harness_connect(
+        &f->h, BUS_NAME, "methods", profile_data, profile_secrets);
 }
 
 static void
 start_polkit(Fixture *f, const char *allowed)
 {
-    const char *actions[]   = { allowed, NULL };
-    g_autoptr(GError) error = NULL;
-
-    f->polkit = wgm_test_polkit_new(f->h.bus, &error);
-    g_assert_no_error(error);
-    wgm_test_polkit_set_allowed(f->polkit, actions);
+    f->polkit = wgm_test_polkit_new_allowing(f->h.bus, allowed);
 }
 
 /* ---- calls ---------------------------------------------------------------- */

@@ -268,3 +268,44 @@ wgm_test_gdbus_call(WgmTestBus        *bus,
         *out_error = ok ? NULL : g_steal_pointer(&err);
     return ok;
 }
+
+gboolean
+wgm_test_polkit_harness_connect(WgmTestHarness    *h,
+                                const char        *bus_name,
+                                const char        *id,
+                                const char *const *data,
+                                const char *const *secrets)
+{
+    g_autoptr(GError) error  = NULL;
+    g_autoptr(GVariant) conn = NULL;
+    g_autofree char *policy  = NULL;
+    g_auto(GStrv) wrap       = NULL;
+
+    if (!wgm_test_require_root() || !wgm_test_polkit_require())
+        return FALSE;
+    h->net = wgm_test_net_new(0, &error);
+    g_assert_no_error(error);
+    policy = wgm_test_polkit_bus_policy();
+    h->bus = wgm_test_bus_new_with_policy(policy, &error);
+    g_assert_no_error(error);
+    wrap = wgm_test_net_wrap_argv(h->net, wgm_test_net_get_svc_ns(h->net));
+    wgm_test_harness_start_service(h, (const char *const *)wrap, bus_name, TRUE);
+
+    conn = wgm_test_vpn_connection_new(id, data, secrets);
+    g_assert_true(wgm_test_vpn_connect(h->vpn, conn, &error));
+    g_assert_no_error(error);
+    g_assert_true(wgm_test_vpn_wait_state(h->vpn, 4 /* NM_VPN_SERVICE_STATE_STARTED */, 15000));
+    return TRUE;
+}
+
+WgmTestPolkit *
+wgm_test_polkit_new_allowing(WgmTestBus *bus, const char *allowed)
+{
+    const char *actions[]   = { allowed, NULL };
+    g_autoptr(GError) error = NULL;
+    WgmTestPolkit *polkit   = wgm_test_polkit_new(bus, &error);
+
+    g_assert_no_error(error);
+    wgm_test_polkit_set_allowed(polkit, actions);
+    return polkit;
+}

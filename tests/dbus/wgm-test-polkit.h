@@ -8,6 +8,7 @@
 #pragma once
 
 #include "wgm-test-bus.h"
+#include "wgm-test-vpn.h"
 
 G_BEGIN_DECLS
 
@@ -53,5 +54,17 @@ gboolean wgm_test_gdbus_call(WgmTestBus        *bus,
                              const char        *method,
                              const char *const *args,
                              char             **out_error);
+
+/* The service in a network namespace of its own (no peers) on a bus with
+ * polkit's policy (wgm_test_polkit_bus_policy()), owning @bus_name, and a
+ * mesh connected from @data/@secrets as NetworkManager would; FALSE (the
+ * test skips) where root or python3-dbusmock is missing. */
+gboolean wgm_test_polkit_harness_connect(WgmTestHarness    *h,
+                                         const char        *bus_name,
+                                         const char        *id,
+                                         const char *const *data,
+                                         const char *const *secrets);
+/* dbusmock's polkitd on @bus, authorizing @allowed only. */
+WgmTestPolkit *wgm_test_polkit_new_allowing(WgmTestBus *bus, const char *allowed);
 
 G_END_DECLS
