@@ -140,6 +140,17 @@ hook_vtable(HookedVTable                *hooked,
     return &hooked->vtable;
 }
 
+/* Properties.Set on either skeleton goes through authorize_then() to its
+ * setter; any other call to the generated handler.  (Below both classes.) */
+static void hooked_method_call(GDBusConnection       *connection,
+                               const char            *sender,
+                               const char            *object_path,
+                               const char            *interface_name,
+                               const char            *method_name,
+                               GVariant              *parameters,
+                               GDBusMethodInvocation *invocation,
+                               gpointer               user_data);
+
 static gboolean
 is_properties_set(const char *interface_name, const char *method_name)
 {
@@ -271,39 +282,13 @@ set_mesh_property(gpointer object, GDBusMethodInvocation *invocation, const char
     finish_set(invocation, "mesh", old, value, ok, error);
 }
 
-static void
-mesh_method_call(GDBusConnection       *connection,
-                 const char            *sender,
-                 const char            *object_path,
-                 const char            *interface_name,
-                 const char            *method_name,
-                 GVariant              *parameters,
-                 GDBusMethodInvocation *invocation,
-                 gpointer               user_data)
-{
-    WgmExportMesh *self = user_data;
-
-    if (is_properties_set(interface_name, method_name)) {
-        authorize_then(self, self->cancellable, invocation, NULL, set_mesh_property);
-        return;
-    }
-    mesh_vtable.parent->method_call(connection,
-                                    sender,
-                                    object_path,
-                                    interface_name,
-                                    method_name,
-                                    parameters,
-                                    invocation,
-                                    user_data);
-}
-
 static GDBusInterfaceVTable *
 wgm_export_mesh_get_vtable(GDBusInterfaceSkeleton *skeleton)
 {
     return hook_vtable(&mesh_vtable,
                        G_DBUS_INTERFACE_SKELETON_CLASS(wgm_export_mesh_parent_class),
                        skeleton,
-                       mesh_method_call);
+                       hooked_method_call);
 }
 
 static gboolean
@@ -401,39 +386,13 @@ set_peer_property(gpointer object, GDBusMethodInvocation *invocation, const char
     finish_set(invocation, what, old, value, ok, error);
 }
 
-static void
-peer_method_call(GDBusConnection       *connection,
-                 const char            *sender,
-                 const char            *object_path,
-                 const char            *interface_name,
-                 const char            *method_name,
-                 GVariant              *parameters,
-                 GDBusMethodInvocation *invocation,
-                 gpointer               user_data)
-{
-    WgmExportPeer *self = user_data;
-
-    if (is_properties_set(interface_name, method_name)) {
-        authorize_then(self, self->cancellable, invocation, NULL, set_peer_property);
-        return;
-    }
-    peer_vtable.parent->method_call(connection,
-                                    sender,
-                                    object_path,
-                                    interface_name,
-                                    method_name,
-                                    parameters,
-                                    invocation,
-                                    user_data);
-}
-
 static GDBusInterfaceVTable *
 wgm_export_peer_get_vtable(GDBusInterfaceSkeleton *skeleton)
 {
     return hook_vtable(&peer_vtable,
                        G_DBUS_INTERFACE_SKELETON_CLASS(wgm_export_peer_parent_class),
                        skeleton,
-                       peer_method_call);
+                       hooked_method_call);
 }
 
 static void
@@ -468,6 +427,43 @@ wgm_export_peer_new(WgmMesh *mesh, GCancellable *cancellable, const WgmPeer *pee
     self->key         = peer->public_key;
     g_strlcpy(self->short_key, peer->short_key, sizeof self->short_key);
     return WGM_DBUS_PEER(self);
+}
+
+static void
+hooked_method_call(GDBusConnection       *connection,
+                   const char            *sender,
+                   const char            *object_path,
+                   const char            *interface_name,
+                   const char            *method_name,
+                   GVariant              *parameters,
+                   GDBusMethodInvocation *invocation,
+                   gpointer               user_data)
+{
+    gboolean            is_mesh = WGM_IS_EXPORT_MESH(user_data);
+    const HookedVTable *hooked  = is_mesh ? &mesh_vtable : &peer_vtable;
+
+    if (!is_properties_set(interface_name, method_name)) {
+        hooked->parent->method_call(connection,
+                                    sender,
+                                    object_path,
+                                    interface_name,
+                                    method_name,
+                                    parameters,
+                                    invocation,
+                                    user_data);
+    } else if (is_mesh) {
+        authorize_then(user_data,
+                       WGM_EXPORT_MESH(user_data)->cancellable,
+                       invocation,
+                       NULL,
+                       set_mesh_property);
+    } else {
+        authorize_then(user_data,
+                       WGM_EXPORT_PEER(user_data)->cancellable,
+                       invocation,
+                       NULL,
+                       set_peer_property);
+    }
 }
 
 /* ---- the export --------------------------------------------------------- */

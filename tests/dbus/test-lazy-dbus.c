@@ -35,7 +35,6 @@
 #define STATE_WAIT_MS 10000
 
 /* NMVpnServiceState */
-#define STATE_STARTED 4
 
 typedef struct {
     WgmTestHarness h;

@@ -33,7 +33,6 @@
 #define QUIET_MS 2500
 
 /* NMVpnServiceState */
-#define STATE_STARTED 4
 
 typedef struct {
     WgmTestHarness h;
