@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -43,8 +44,9 @@ struct _WgmLazy {
     GHashTable  *by_addr; /* GUINT_TO_POINTER(addr) -> LazyPeer* */
     GHashTable  *by_key;  /* WgmKey* -> LazyPeer* (owning) */
 
-    WgmLazyWakeFunc wake;
-    gpointer        user_data;
+    WgmLazyWakeFunc        wake;
+    gpointer               user_data;
+    const struct timespec *arrived; /* of the initiation being handled */
 
     guint64 counts[WGM_LAZY_PACKET_N_VERDICTS];
 };
@@ -72,7 +74,8 @@ take_datagram(WgmLazy                  *self,
               const guint8             *data,
               gsize                     len,
               const struct sockaddr_in *from,
-              const struct in_pktinfo  *info)
+              const struct in_pktinfo  *info,
+              const struct timespec    *arrived)
 {
     guint32        dst = info ? ntohl(info->ipi_addr.s_addr) : 0;
     LazyPeer      *peer;
@@ -91,8 +94,23 @@ take_datagram(WgmLazy                  *self,
     }
     verdict = wgm_lazy_packet_classify(data, len, peer->mac1_key);
     count(self, verdict, dst);
-    if (verdict == WGM_LAZY_PACKET_INITIATION)
+    if (verdict == WGM_LAZY_PACKET_INITIATION) {
+        self->arrived = arrived;
         self->wake(&peer->public_key, data, self->user_data);
+        self->arrived = NULL;
+    }
+}
+
+double
+wgm_lazy_since_arrival(WgmLazy *self)
+{
+    struct timespec now;
+
+    if (!self->arrived)
+        return -1;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)(now.tv_sec - self->arrived->tv_sec) * 1e3
+           + (double)(now.tv_nsec - self->arrived->tv_nsec) / 1e6;
 }
 
 static gboolean
@@ -104,7 +122,8 @@ socket_readable_cb(int fd, GIOCondition condition, gpointer user_data)
         guint8 buf[RECV_BUF_LEN];
         union {
             struct cmsghdr hdr;
-            guint8         space[CMSG_SPACE(sizeof(struct in_pktinfo))];
+            guint8
+                space[CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(struct timespec))];
         } control;
         struct sockaddr_in from = { 0 };
         struct iovec       iov  = { buf, sizeof(buf) };
@@ -116,7 +135,8 @@ socket_readable_cb(int fd, GIOCondition condition, gpointer user_data)
                   .msg_control    = &control,
                   .msg_controllen = sizeof(control),
         };
-        const struct in_pktinfo *info = NULL;
+        const struct in_pktinfo *info    = NULL;
+        const struct timespec   *arrived = NULL;
         ssize_t                  len;
 
         len = recvmsg(fd, &msg, MSG_TRUNC | MSG_DONTWAIT);
@@ -129,9 +149,12 @@ socket_readable_cb(int fd, GIOCondition condition, gpointer user_data)
             if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO
                 && c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo)))
                 info = (const struct in_pktinfo *)CMSG_DATA(c);
+            else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS
+                     && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec)))
+                arrived = (const struct timespec *)CMSG_DATA(c);
         }
         /* A truncated datagram is only ever the wrong size. */
-        take_datagram(self, buf, (gsize)len, &from, info);
+        take_datagram(self, buf, (gsize)len, &from, info, arrived);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -180,6 +203,8 @@ open_socket(WgmLazy *self, GError **error)
     if (!self->bound_to_lo)
         g_debug("lazy activity socket: SO_BINDTODEVICE lo: %s; filtering by interface instead",
                 g_strerror(errno));
+    /* When each datagram arrived, for the debug log of wake-ups. */
+    setsockopt(self->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
     if (setsockopt(self->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0
         || bind(self->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0
         || getsockname(self->fd, (struct sockaddr *)&addr, &alen) < 0)
@@ -222,6 +247,8 @@ wgm_lazy_new(WgmLazyWakeFunc wake, gpointer user_data, GError **error)
     self->source = g_unix_fd_source_new(self->fd, G_IO_IN);
     g_source_set_callback(self->source, G_SOURCE_FUNC(socket_readable_cb), self, NULL);
     g_source_set_static_name(self->source, "wgm-lazy-activity");
+    /* A wake-up is on the path of a packet: before anything else that is due. */
+    g_source_set_priority(self->source, G_PRIORITY_HIGH);
     g_source_attach(self->source, g_main_context_get_thread_default());
     g_debug("lazy activity socket on port %u", self->port);
     return g_steal_pointer(&self);

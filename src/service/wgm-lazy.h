@@ -71,6 +71,10 @@ gboolean wgm_lazy_replay(WgmLazy           *self,
                          const WgmEndpoint *to,
                          GError           **error);
 
+/* During a wake function: milliseconds since the initiation arrived (the
+ * kernel's receive time), -1 if unknown. */
+double wgm_lazy_since_arrival(WgmLazy *self);
+
 /* Datagrams seen, by verdict (WGM_LAZY_PACKET_N_VERDICTS of them). */
 const guint64 *wgm_lazy_get_counts(WgmLazy *self);
 guint          wgm_lazy_get_n_peers(WgmLazy *self);

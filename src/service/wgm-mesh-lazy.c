@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include "wgm-error.h"
+#include "wgm-glib-utils.h"
 #include "wgm-mesh-private.h"
 #include "wgm-settings-keys.h"
 
@@ -94,6 +95,53 @@ wgm_mesh_lazy_unpark(WgmMesh *self, WgmPeer *peer)
     unpark(peer, wgm_mesh_now_mono(self));
 }
 
+/* After a replay: WireGuard is told the real endpoint (and keepalive) of
+ * every peer woken since, in one transaction, and D-Bus hears of it.  This
+ * waits WAKE_FOLLOW_UP_MS: on a LAN the handshake completes within a
+ * millisecond or two, and work of ours (and of wireguard-go answering us)
+ * in the meantime would only compete with it for the CPU.  Nothing needs
+ * it sooner: the other side's response already makes WireGuard use the
+ * endpoint it came from. */
+#define WAKE_FOLLOW_UP_MS 10
+
+static gboolean
+wake_follow_up(gpointer user_data)
+{
+    WgmMesh *self                     = user_data;
+    g_autoptr(WgmDeviceUpdate) update = wgm_device_update_new();
+    char buf[WGM_IP_STRLEN];
+
+    g_clear_pointer(&self->wake_source, g_source_unref);
+    for (guint i = 0; i < self->woken->len; i++) {
+        const WgmMeshWoken *woken = &g_array_index(self->woken, WgmMeshWoken, i);
+        WgmPeer            *peer  = wgm_mesh_lookup_peer(self, &woken->public_key);
+        gint64              now_mono;
+        WgmPeerUpdate      *pu;
+
+        if (!peer || peer->parked)
+            continue;
+        wgm_peer_info(peer,
+                      "traffic for the idle peer: replayed WireGuard's handshake initiation to %s "
+                      "(%.2f ms after it came)",
+                      wgm_endpoint_to_string(&peer->endpoint, buf),
+                      woken->replay_ms);
+        now_mono = wgm_mesh_now_mono(self);
+        wgm_peer_update_state(peer, wgm_mesh_now_real(self), now_mono);
+        wgm_mesh_plan_peer(self, peer, now_mono);
+        pu                       = wgm_device_update_add_peer(update, &peer->public_key);
+        pu->has_endpoint         = TRUE;
+        pu->endpoint             = peer->endpoint;
+        pu->persistent_keepalive = peer->persistent_keepalive;
+    }
+    g_array_set_size(self->woken, 0);
+    if (update->peers->len > 0)
+        lazy_apply(self, update, "waking lazy peers");
+    wgm_mesh_poll_soon(self, wgm_mesh_now_mono(self));
+    wgm_mesh_emit_changes(self);
+    wgm_mesh_reschedule(self);
+    return G_SOURCE_REMOVE;
+}
+
 /* WireGuard sent @peer an initiation: there is traffic for it. */
 static void
 wake(const WgmKey *public_key, const guint8 *initiation, gpointer user_data)
@@ -102,8 +150,7 @@ wake(const WgmKey *public_key, const guint8 *initiation, gpointer user_data)
     WgmPeer *peer                     = wgm_mesh_lookup_peer(self, public_key);
     g_autoptr(WgmDeviceUpdate) update = NULL;
     g_autoptr(GError) error           = NULL;
-    char           buf[WGM_IP_STRLEN];
-    gboolean       replayed = FALSE;
+    gboolean       replayed           = FALSE;
     gint64         now_mono;
     WgmPeerUpdate *pu;
 
@@ -126,17 +173,20 @@ wake(const WgmKey *public_key, const guint8 *initiation, gpointer user_data)
     }
     if (replayed) {
         /* The other side answers WireGuard's own initiation: the handshake
-         * completes and the packet that woke the peer goes out. */
-        wgm_peer_info(peer,
-                      "traffic for the idle peer: replayed WireGuard's handshake initiation to %s",
-                      wgm_endpoint_to_string(&peer->endpoint, buf));
-        pu                       = wgm_device_update_add_peer(update, &peer->public_key);
-        pu->has_endpoint         = TRUE;
-        pu->endpoint             = peer->endpoint;
-        pu->persistent_keepalive = peer->persistent_keepalive;
+         * completes and the packet that woke the peer goes out.  The rest,
+         * even the log line and the state change, waits until it has
+         * (wake_follow_up()). */
+        WgmMeshWoken woken = { peer->public_key, wgm_lazy_since_arrival(self->lazy) };
+
         wgm_guard_acted(&peer->guard, WGM_GUARD_ACTION_KICK, FALSE, now_mono);
         wgm_peer_kicked(peer, now_mono);
-    } else if (peer->has_endpoint) {
+        g_array_append_val(self->woken, woken);
+        if (!self->wake_source)
+            self->wake_source = wgm_source_attach(
+                g_timeout_source_new(WAKE_FOLLOW_UP_MS), wake_follow_up, self, "wgm-lazy-wake");
+        return;
+    }
+    if (peer->has_endpoint) {
         /* Without a raw socket: a new handshake at once, but the packet
          * that woke the peer is lost with the peer WireGuard forgets. */
         wgm_peer_info(peer, "traffic for the idle peer: re-creating it for a handshake");
@@ -331,6 +381,8 @@ wgm_mesh_lazy_peer_added(WgmMesh *self, WgmPeer *peer, gint64 now_mono)
 void
 wgm_mesh_lazy_stop(WgmMesh *self)
 {
+    wgm_clear_source(&self->wake_source);
+    g_array_set_size(self->woken, 0);
     g_clear_pointer(&self->lazy, wgm_lazy_free);
 }
 

@@ -10,6 +10,11 @@
 #include "wgm-lazy.h"
 #include "wgm-mesh.h"
 
+typedef struct {
+    WgmKey public_key;
+    double replay_ms; /* the replay left this long after the initiation arrived */
+} WgmMeshWoken;
+
 struct _WgmMesh {
     GObject parent_instance;
 
@@ -40,7 +45,9 @@ struct _WgmMesh {
     gint64 last_network_change; /* realtime */
 
     /* lazy connections (wgm-mesh-lazy.c) */
-    WgmLazy *lazy; /* the activity socket, from start on */
+    WgmLazy *lazy;        /* the activity socket, from start on */
+    GArray  *woken;       /* of WgmMeshWoken: replayed, not yet told to WireGuard */
+    GSource *wake_source; /* gives it, a moment after the replay */
     gboolean lazy_connections;
     guint    inactivity_timeout; /* seconds */
 

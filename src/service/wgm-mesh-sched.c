@@ -27,7 +27,13 @@
  * noticed after the 15 s rule (the silence is only known to have begun at
  * the last sample in which something came back). */
 #define POLL_TRAFFIC_USEC (2 * G_USEC_PER_SEC)
-#define POLL_IDLE_USEC    (30 * G_USEC_PER_SEC)
+/* When every peer is Idle, polls only notice a peer that connected to us;
+ * a full read costs wireguard-go a few ms per thousand peers (and as much
+ * again here), so a large all-idle mesh is polled less often: 30 s, or
+ * 10 ms a peer (100 s at 10,000), at most 5 min. */
+#define POLL_IDLE_USEC          (30 * G_USEC_PER_SEC)
+#define POLL_IDLE_PER_PEER_USEC (10 * G_TIME_SPAN_MILLISECOND)
+#define POLL_IDLE_MAX_USEC      (300 * G_USEC_PER_SEC)
 /* After WireGuard refused a batch of kicks, the next batch waits this long. */
 #define KICK_PAUSE_USEC (1 * G_USEC_PER_SEC)
 
@@ -422,7 +428,8 @@ any_peer_needs_fast_poll(WgmMesh *self, gint64 now_mono)
 
 /* Between polls when no handshake is awaited: while our traffic flows, 2 s
  * (dead paths); when every peer is Idle (an all-lazy mesh without traffic),
- * 30 s, only to notice a peer that connected to us; otherwise 5 s. */
+ * POLL_IDLE_USEC or more, only to notice a peer that connected to us;
+ * otherwise 5 s. */
 static gint64
 slow_poll_interval(WgmMesh *self)
 {
@@ -436,7 +443,10 @@ slow_poll_interval(WgmMesh *self)
         if (peer->state != WGM_PEER_STATE_IDLE)
             all_idle = FALSE;
     }
-    return all_idle ? POLL_IDLE_USEC : POLL_SLOW_USEC;
+    if (!all_idle)
+        return POLL_SLOW_USEC;
+    return CLAMP(
+        (gint64)self->peers->len * POLL_IDLE_PER_PEER_USEC, POLL_IDLE_USEC, POLL_IDLE_MAX_USEC);
 }
 
 /* States follow the clock even when a poll fails: a peer whose handshake
