@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include "bench-util.h"
 #include "netns-mesh.h"
 #include "wgm-dbus-export.h"
 #include "wgm-mesh.h"
@@ -98,65 +99,15 @@ secs(gint64 usec)
     return usec / 1e6;
 }
 
-static void
-add(GArray *a, double v)
-{
-    g_array_append_val(a, v);
-}
-
-static int
-cmp_double(gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* Of @a: @q = 0 the minimum, 0.5 the median, 1 the maximum. */
-static double
-quantile(GArray *a, double q)
-{
-    g_autoptr(GArray) s = g_array_copy(a);
-    double pos          = q * (a->len ? a->len - 1 : 0);
-    guint  lo           = (guint)pos;
-
-    if (!a->len)
-        return 0;
-    g_array_sort(s, cmp_double);
-    return (g_array_index(s, double, lo) + g_array_index(s, double, pos > lo ? lo + 1 : lo)) / 2;
-}
-
 /* "min 0.31 s, median 0.35 s, max 0.40 s (n=8)" */
 static char *
 stats(GArray *a)
 {
     return g_strdup_printf("min %.2f s, median %.2f s, max %.2f s (n=%u)",
-                           quantile(a, 0),
-                           quantile(a, 0.5),
-                           quantile(a, 1),
+                           bench_quantile(a, 0),
+                           bench_quantile(a, 0.5),
+                           bench_quantile(a, 1),
                            a->len);
-}
-
-static void fail(Bench *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-/* Says what did not work, with the end of the service's log. */
-static void
-fail(Bench *b, const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    g_autofree char *log = b->h.service ? wgm_test_service_get_log(b->h.service) : NULL;
-    va_list          ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "bench-guard: FAILED: %s\n", msg);
-    if (log) {
-        gsize len = strlen(log);
-
-        fprintf(
-            stderr, "--- end of the service log ---\n%s\n", log + (len > 6000 ? len - 6000 : 0));
-    }
 }
 
 /* ---- D-Bus -------------------------------------------------------------- */
@@ -224,7 +175,7 @@ find_paths(Bench *b)
     guint        found = 0, total = 0;
 
     if (!objects) {
-        fail(b, "GetManagedObjects: %s", error->message);
+        bench_fail(&b->h, "GetManagedObjects: %s", error->message);
         return FALSE;
     }
     b->paths = g_new0(char *, b->n_real + 2);
@@ -245,12 +196,12 @@ find_paths(Bench *b)
         }
     }
     if (found != b->n_real || total != b->size) {
-        fail(b,
-             "the mesh exports %u peers, %u of them real; expected %u, %u",
-             total,
-             found,
-             b->size,
-             b->n_real);
+        bench_fail(&b->h,
+                   "the mesh exports %u peers, %u of them real; expected %u, %u",
+                   total,
+                   found,
+                   b->size,
+                   b->n_real);
         return FALSE;
     }
     return TRUE;
@@ -333,7 +284,7 @@ logind_start(Bench *b)
                        NULL,
                        &b->logind,
                        &error)) {
-        fail(b, "starting python3-dbusmock: %s", error->message);
+        bench_fail(&b->h, "starting python3-dbusmock: %s", error->message);
         return FALSE;
     }
     wgm_test_net_track_pgid(b->h.net, b->logind);
@@ -360,7 +311,7 @@ logind_start(Bench *b)
             break;
         g_usleep(50 * 1000);
     }
-    fail(b, "python3-dbusmock's logind did not appear on the bus");
+    bench_fail(&b->h, "python3-dbusmock's logind did not appear on the bus");
     return FALSE;
 }
 
@@ -399,7 +350,7 @@ emit_resume(Bench *b)
         NULL,
         &error);
     if (!reply)
-        fail(b, "EmitSignal PrepareForSleep: %s", error->message);
+        bench_fail(&b->h, "EmitSignal PrepareForSleep: %s", error->message);
     return reply != NULL;
 }
 
@@ -410,37 +361,11 @@ emit_resume(Bench *b)
 static GPid
 start_pinging(Bench *b, guint i)
 {
-    g_autoptr(GError) error   = NULL;
-    g_auto(GStrv) wrap        = wgm_test_net_wrap_argv(b->h.net, wgm_test_net_get_svc_ns(b->h.net));
-    g_autoptr(GStrvBuilder) s = g_strv_builder_new();
-    g_auto(GStrv) argv        = NULL;
-    GPid pid                  = 0;
+    const char *cmd[] = {
+        "ping", "-q", "-i", "0.2", "-w", "300", wgm_test_net_get_peer(b->h.net, i)->tunnel, NULL,
+    };
 
-    g_strv_builder_addv(s, (const char **)wrap);
-    g_strv_builder_add_many(s,
-                            "ping",
-                            "-q",
-                            "-i",
-                            "0.2",
-                            "-w",
-                            "300",
-                            wgm_test_net_get_peer(b->h.net, i)->tunnel,
-                            NULL);
-    argv = g_strv_builder_end(s);
-    if (!g_spawn_async(NULL,
-                       argv,
-                       NULL,
-                       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL
-                           | G_SPAWN_STDERR_TO_DEV_NULL,
-                       wgm_test_child_setup_setsid,
-                       NULL,
-                       &pid,
-                       &error)) {
-        fail(b, "starting ping: %s", error->message);
-        return 0;
-    }
-    wgm_test_net_track_pgid(b->h.net, pid);
-    return pid;
+    return bench_spawn_in_svc_ns(&b->h, cmd);
 }
 
 static void
@@ -482,7 +407,7 @@ set_links(Bench *b, gboolean up, gint64 *t)
         };
 
         if ((up && !wgm_test_run(flush, NULL, &error)) || !wgm_test_run(argv, NULL, &error)) {
-            fail(b, "peer %u: %s", i, error->message);
+            bench_fail(&b->h, "peer %u: %s", i, error->message);
             return FALSE;
         }
         t[i] = g_get_real_time();
@@ -553,7 +478,7 @@ run_round(Bench *b, guint round, gboolean reset, gint64 after, Side *side, GArra
     gboolean ok = FALSE;
 
     if (!wait_real(b, "connected", zero, 60000, got)) {
-        fail(b, "round %u: the real peers are not all connected to begin with", round);
+        bench_fail(&b->h, "round %u: the real peers are not all connected to begin with", round);
         return FALSE;
     }
     change_before = mesh_prop(b, "LastNetworkChange");
@@ -568,12 +493,13 @@ run_round(Bench *b, guint round, gboolean reset, gint64 after, Side *side, GArra
     if (!set_links(b, FALSE, t_down))
         goto out;
     if (!wait_real(b, "connecting", t_down, 60000, got)) {
-        fail(b, "round %u: the dead-peer rule did not make every real peer Connecting", round);
+        bench_fail(
+            &b->h, "round %u: the dead-peer rule did not make every real peer Connecting", round);
         goto out;
     }
     for (guint i = 1; i <= b->n_real; i++) {
-        add(detect, secs(got[i].state_since - t_down[i]));
-        add(r_detect, secs(got[i].state_since - t_down[i]));
+        bench_add(detect, secs(got[i].state_since - t_down[i]));
+        bench_add(r_detect, secs(got[i].state_since - t_down[i]));
     }
     stop_pinging(b, pings);
 
@@ -586,36 +512,38 @@ run_round(Bench *b, guint round, gboolean reset, gint64 after, Side *side, GArra
     if (reset && !emit_resume(b))
         goto out;
     if (!wait_real(b, "connected", t_up, 120000, got)) {
-        fail(b,
-             "round %u (%s): the real peers did not all connect again within 120 s",
-             round,
-             reset ? "with reset" : "without reset");
+        bench_fail(&b->h,
+                   "round %u (%s): the real peers did not all connect again within 120 s",
+                   round,
+                   reset ? "with reset" : "without reset");
         goto out;
     }
 
     for (guint i = 1; i <= b->n_real; i++) {
         all = MAX(all, got[i].state_since - last_up);
-        add(side->per_peer, secs(got[i].state_since - t_up[i]));
+        bench_add(side->per_peer, secs(got[i].state_since - t_up[i]));
         if (got[i].handshake) {
-            add(side->handshake, secs(got[i].handshake - t_up[i]));
-            add(r_handshake, secs(got[i].handshake - t_up[i]));
+            bench_add(side->handshake, secs(got[i].handshake - t_up[i]));
+            bench_add(r_handshake, secs(got[i].handshake - t_up[i]));
         }
         if (sched[i].next_retry) {
-            add(side->next_step, secs(sched[i].next_retry - t_up[i]));
-            add(r_next, secs(sched[i].next_retry - t_up[i]));
+            bench_add(side->next_step, secs(sched[i].next_retry - t_up[i]));
+            bench_add(r_next, secs(sched[i].next_retry - t_up[i]));
         }
-        add(r_attempts, sched[i].attempts);
+        bench_add(r_attempts, sched[i].attempts);
     }
-    add(side->all, secs(all));
+    bench_add(side->all, secs(all));
 
     /* The reset came from the signal, not from anything else. */
     change_after = mesh_prop(b, "LastNetworkChange");
     if (reset && change_after < last_up) {
-        fail(b, "round %u: the service did not see logind's PrepareForSleep(false)", round);
+        bench_fail(
+            &b->h, "round %u: the service did not see logind's PrepareForSleep(false)", round);
         goto out;
     }
     if (!reset && change_after != change_before) {
-        fail(b, "round %u: a network change nobody made (LastNetworkChange moved)", round);
+        bench_fail(
+            &b->h, "round %u: a network change nobody made (LastNetworkChange moved)", round);
         goto out;
     }
     printf("  round %u %-13s dead peers detected in %.1f-%.1f s; links up %.0f s later, %.1f s "
@@ -623,16 +551,16 @@ run_round(Bench *b, guint round, gboolean reset, gint64 after, Side *side, GArra
            "s and all %u real peers connected %.2f s after links up\n",
            round,
            reset ? "with reset:" : "without:",
-           quantile(r_detect, 0),
-           quantile(r_detect, 1),
+           bench_quantile(r_detect, 0),
+           bench_quantile(r_detect, 1),
            secs(t_up[1] - t_down[1]),
            secs(after_step),
-           quantile(r_next, 0),
-           quantile(r_next, 1),
-           (guint)quantile(r_attempts, 0),
-           (guint)quantile(r_attempts, 1),
-           quantile(r_handshake, 0),
-           quantile(r_handshake, 1),
+           bench_quantile(r_next, 0),
+           bench_quantile(r_next, 1),
+           (guint)bench_quantile(r_attempts, 0),
+           (guint)bench_quantile(r_attempts, 1),
+           bench_quantile(r_handshake, 0),
+           bench_quantile(r_handshake, 1),
            b->n_real,
            secs(all));
     fflush(stdout);
@@ -643,28 +571,6 @@ out:
 }
 
 /* ---- 3: wireguard-go dies ----------------------------------------------- */
-
-/* The wireguard-go the service started: its child of that name. */
-static GPid
-wireguard_go_pid(Bench *b)
-{
-    GPid             svc      = wgm_test_service_get_pid(b->h.service);
-    g_autofree char *children = NULL;
-    g_autofree char *path     = g_strdup_printf("/proc/%d/task/%d/children", svc, svc);
-    g_auto(GStrv) pids        = NULL;
-
-    if (!g_file_get_contents(path, &children, NULL, NULL))
-        return 0;
-    pids = g_strsplit(g_strstrip(children), " ", -1);
-    for (guint i = 0; pids[i]; i++) {
-        GPid             pid  = (GPid)g_ascii_strtoll(pids[i], NULL, 10);
-        g_autofree char *name = pid > 0 ? wgm_test_process_name(pid) : NULL;
-
-        if (name && g_str_equal(name, "wireguard-go"))
-            return pid;
-    }
-    return 0;
-}
 
 /* Kills the service's wireguard-go; @out: SIGKILL -> every real peer
  * Connected again (s). */
@@ -677,34 +583,36 @@ crash_once(Bench *b, double *out)
     GPid                   pid;
 
     if (!wait_real(b, "connected", since, 30000, got)) {
-        fail(b, "kill %u: the real peers are not all connected to begin with", b->kills + 1);
+        bench_fail(
+            &b->h, "kill %u: the real peers are not all connected to begin with", b->kills + 1);
         return FALSE;
     }
-    pid = wireguard_go_pid(b);
+    pid = bench_wireguard_go_pid(&b->h);
     if (pid <= 0) {
-        fail(b, "kill %u: the service has no wireguard-go child", b->kills + 1);
+        bench_fail(&b->h, "kill %u: the service has no wireguard-go child", b->kills + 1);
         return FALSE;
     }
     t_kill = b->last_kill = g_get_real_time();
     if (kill(pid, SIGKILL) != 0) {
-        fail(b, "SIGKILL wireguard-go %d: %s", pid, g_strerror(errno));
+        bench_fail(&b->h, "SIGKILL wireguard-go %d: %s", pid, g_strerror(errno));
         return FALSE;
     }
     b->kills++;
     for (guint i = 1; i <= b->n_real; i++)
         since[i] = t_kill;
     if (!wait_real(b, "connected", since, 60000, got)) {
-        fail(b, "kill %u: the real peers did not all connect again within 60 s", b->kills);
+        bench_fail(
+            &b->h, "kill %u: the real peers did not all connect again within 60 s", b->kills);
         return FALSE;
     }
     for (guint i = 1; i <= b->n_real; i++)
         all = MAX(all, got[i].state_since - t_kill);
     *out = secs(all);
     if (mesh_prop(b, "BackendRestarts") != (gint64)b->kills) {
-        fail(b,
-             "BackendRestarts is %" G_GINT64_FORMAT " after %u kills",
-             mesh_prop(b, "BackendRestarts"),
-             b->kills);
+        bench_fail(&b->h,
+                   "BackendRestarts is %" G_GINT64_FORMAT " after %u kills",
+                   mesh_prop(b, "BackendRestarts"),
+                   b->kills);
         return FALSE;
     }
     printf("  kill %u: wireguard-go %d SIGKILLed, all %u real peers connected again %.2f s "
@@ -730,7 +638,7 @@ run_crash_burst(Bench *b, GArray *quiet, GArray *burst)
             wgm_test_iterate(wait / 1000);
         if (!crash_once(b, &t))
             return FALSE;
-        add(k == 0 ? quiet : burst, t);
+        bench_add(k == 0 ? quiet : burst, t);
     }
     return TRUE;
 }
@@ -755,59 +663,6 @@ side_free(Side *side)
     g_array_unref(side->per_peer);
     g_array_unref(side->handshake);
     g_array_unref(side->next_step);
-}
-
-/* Processes in the service's namespace other than the service. */
-static GArray *
-others_in_svc_ns(Bench *b)
-{
-    g_autofree char *path =
-        g_build_filename(WGM_TEST_NETNS_DIR, wgm_test_net_get_svc_ns(b->h.net), NULL);
-    GArray     *pids = g_array_new(FALSE, FALSE, sizeof(GPid));
-    struct stat st;
-
-    if (stat(path, &st) == 0) {
-        g_autoptr(GArray) all = wgm_test_netns_pids(&st, 1);
-
-        for (guint i = 0; i < all->len; i++) {
-            if (g_array_index(all, GPid, i) != wgm_test_service_get_pid(b->h.service))
-                g_array_append_val(pids, g_array_index(all, GPid, i));
-        }
-    }
-    return pids;
-}
-
-/* Disconnect as NetworkManager would: the service (which then exits unless
- * --debug) leaves nothing running, wireguard-go restarted or not. */
-static gboolean
-tear_down(Bench *b)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GArray) left  = NULL;
-
-    if (!wgm_test_vpn_disconnect(b->h.vpn, &error)) {
-        fail(b, "Disconnect: %s", error->message);
-        return FALSE;
-    }
-    if (!wgm_test_vpn_wait_state(b->h.vpn, WGM_TEST_STATE_STOPPED, 10000)) {
-        fail(b, "no StateChanged(stopped) within 10 s of Disconnect");
-        return FALSE;
-    }
-    for (gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;; wgm_test_iterate(100)) {
-        g_clear_pointer(&left, g_array_unref);
-        left = others_in_svc_ns(b);
-        if (!left->len)
-            return TRUE;
-        if (g_get_monotonic_time() > end)
-            break;
-    }
-    for (guint i = 0; i < left->len; i++) {
-        g_autofree char *name = wgm_test_process_name(g_array_index(left, GPid, i));
-
-        fprintf(stderr, "bench-guard: still running: %d %s\n", g_array_index(left, GPid, i), name);
-    }
-    fail(b, "10 s after Disconnect, the service left processes behind");
-    return FALSE;
 }
 
 static void
@@ -842,8 +697,8 @@ report(Bench  *b,
     printf("   with reset (PrepareForSleep(false)): %s\n", s_with);
     printf("   without reset:                       %s\n", s_without);
     printf("   ratio without/with: median %.1fx, min %.1fx\n",
-           quantile(without->all, 0.5) / MAX(quantile(with->all, 0.5), 1e-3),
-           quantile(without->all, 0) / MAX(quantile(with->all, 0), 1e-3));
+           bench_quantile(without->all, 0.5) / MAX(bench_quantile(with->all, 0.5), 1e-3),
+           bench_quantile(without->all, 0) / MAX(bench_quantile(with->all, 0), 1e-3));
     printf("   per peer, its link up -> it connected: with %s; without %s\n", p_with, p_without);
     printf("   without reset: its link up -> its handshake %s; the guard's next step was %s away\n",
            h_without,
@@ -866,8 +721,7 @@ main(int argc, char *argv[])
     g_autoptr(GArray) detect = g_array_new(FALSE, FALSE, sizeof(double));
     g_autoptr(GArray) quiet  = g_array_new(FALSE, FALSE, sizeof(double));
     g_autoptr(GArray) burst  = g_array_new(FALSE, FALSE, sizeof(double));
-    double t;
-    g_auto(GStrv) wrap = NULL;
+    double      t;
     Side        with = side_new(), without = side_new();
     Bench       b          = { 0 };
     guint       rounds     = argc > 3 ? (guint)atoi(argv[3]) : 2;
@@ -876,6 +730,8 @@ main(int argc, char *argv[])
     const char *extra_host = wgm_test_getenv_or("WGM_BENCH_EXTRA_HOST", "127.0.0.1");
     gint64      t0         = g_get_monotonic_time();
     int         status     = 1;
+
+    g_set_prgname("bench-guard");
 
     b.n_real = argc > 1 ? (guint)atoi(argv[1]) : 10;
     b.size   = argc > 2 ? (guint)atoi(argv[2]) : b.n_real;
@@ -901,19 +757,8 @@ main(int argc, char *argv[])
            b.n_real,
            extra_host);
     fflush(stdout);
-    b.h.net = wgm_test_net_new(b.n_real, &error);
-    if (!b.h.net) {
-        fprintf(stderr, "bench-guard: %s\n", error->message);
+    if (!bench_harness_start(&b.h, b.n_real, save_log != NULL))
         goto out;
-    }
-    b.h.bus = wgm_test_bus_new(&error);
-    if (!b.h.bus) {
-        fprintf(stderr, "bench-guard: %s\n", error->message);
-        goto out;
-    }
-    wrap = wgm_test_net_wrap_argv(b.h.net, wgm_test_net_get_svc_ns(b.h.net));
-    wgm_test_harness_start_service(
-        &b.h, (const char *const *)wrap, WGM_TEST_BUS_NAME, save_log != NULL);
     /* Before Connect: the service subscribes to logind when the mesh is up. */
     if (!logind_start(&b))
         goto out;
@@ -926,7 +771,7 @@ main(int argc, char *argv[])
     /* A crash after a quiet time; another after the rounds, then a burst. */
     if (!crash_once(&b, &t))
         goto out;
-    add(quiet, t);
+    bench_add(quiet, t);
 
     /* Alternating, so that drift over the run hits both sides alike; on
      * both, the links come back at the same points after a guard step,
@@ -942,7 +787,7 @@ main(int argc, char *argv[])
     if (g_get_real_time() - b.last_kill < WGM_MESH_CRASH_WINDOW_USEC + G_USEC_PER_SEC)
         wgm_test_iterate(
             (b.last_kill + WGM_MESH_CRASH_WINDOW_USEC + G_USEC_PER_SEC - g_get_real_time()) / 1000);
-    if (!run_crash_burst(&b, quiet, burst) || !tear_down(&b))
+    if (!run_crash_burst(&b, quiet, burst) || !bench_tear_down(&b.h))
         goto out;
     report(&b, rounds, &with, &without, detect, quiet, burst);
     printf("run time %.0f s\n", secs(g_get_monotonic_time() - t0));

@@ -55,6 +55,7 @@
 
 #include <glib/gstdio.h>
 
+#include "bench-util.h"
 #include "netns-mesh.h"
 #include "wgm-dbus-export.h"
 #include "wgm-test-util.h"
@@ -111,40 +112,6 @@ secs(gint64 usec)
     return usec / 1e6;
 }
 
-static void
-add(GArray *a, double v)
-{
-    g_array_append_val(a, v);
-}
-
-static int
-cmp_double(gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* Of @a, linear between ranks: @q = 0.5 the median, 0.9 the p90. */
-static double
-quantile(GArray *a, double q)
-{
-    g_autoptr(GArray) s = NULL;
-    double pos, frac;
-    guint  lo;
-
-    if (!a->len)
-        return 0;
-    s    = g_array_copy(a);
-    pos  = q * (a->len - 1);
-    lo   = (guint)pos;
-    frac = pos - lo;
-    g_array_sort(s, cmp_double);
-    if (lo + 1 >= s->len)
-        return g_array_index(s, double, lo);
-    return g_array_index(s, double, lo) * (1 - frac) + g_array_index(s, double, lo + 1) * frac;
-}
-
 /* The median of @a's values from index @from on. */
 static double
 median_from(GArray *a, guint from)
@@ -153,39 +120,7 @@ median_from(GArray *a, guint from)
 
     if (from < a->len)
         g_array_append_vals(tail, &g_array_index(a, double, from), a->len - from);
-    return quantile(tail, 0.5);
-}
-
-static double
-mean(GArray *a)
-{
-    double sum = 0;
-
-    for (guint i = 0; i < a->len; i++)
-        sum += g_array_index(a, double, i);
-    return a->len ? sum / a->len : 0;
-}
-
-static void fail(Bench *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-/* Says what did not work, with the end of the service's log. */
-static void
-fail(Bench *b, const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    g_autofree char *log = b->h.service ? wgm_test_service_get_log(b->h.service) : NULL;
-    va_list          ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "bench-lazy: FAILED: %s\n", msg);
-    if (log) {
-        gsize len = strlen(log);
-
-        fprintf(
-            stderr, "--- end of the service log ---\n%s\n", log + (len > 6000 ? len - 6000 : 0));
-    }
+    return bench_quantile(tail, 0.5);
 }
 
 /* ---- processes ---------------------------------------------------------- */
@@ -337,48 +272,6 @@ cpu_ticks(GPid pid)
     return g_ascii_strtoll(fields[11], NULL, 10) + g_ascii_strtoll(fields[12], NULL, 10);
 }
 
-/* The wireguard-go the service started: its child of that name. */
-static GPid
-wireguard_go_pid(Bench *b)
-{
-    GPid             svc      = service_pid(b);
-    g_autofree char *children = NULL;
-    g_autofree char *path     = g_strdup_printf("/proc/%d/task/%d/children", svc, svc);
-    g_auto(GStrv) pids        = NULL;
-
-    if (!g_file_get_contents(path, &children, NULL, NULL))
-        return 0;
-    pids = g_strsplit(g_strstrip(children), " ", -1);
-    for (guint i = 0; pids[i]; i++) {
-        GPid             pid  = (GPid)g_ascii_strtoll(pids[i], NULL, 10);
-        g_autofree char *name = pid > 0 ? wgm_test_process_name(pid) : NULL;
-
-        if (name && g_str_equal(name, "wireguard-go"))
-            return pid;
-    }
-    return 0;
-}
-
-/* Processes in the service's namespace other than the service. */
-static GArray *
-others_in_svc_ns(Bench *b)
-{
-    g_autofree char *path =
-        g_build_filename(WGM_TEST_NETNS_DIR, wgm_test_net_get_svc_ns(b->h.net), NULL);
-    GArray     *pids = g_array_new(FALSE, FALSE, sizeof(GPid));
-    struct stat st;
-
-    if (stat(path, &st) == 0) {
-        g_autoptr(GArray) all = wgm_test_netns_pids(&st, 1);
-
-        for (guint i = 0; i < all->len; i++) {
-            if (g_array_index(all, GPid, i) != service_pid(b))
-                g_array_append_val(pids, g_array_index(all, GPid, i));
-        }
-    }
-    return pids;
-}
-
 /* ---- the mesh ----------------------------------------------------------- */
 
 /* A "u" property of the Mesh object, -1 if it cannot be read. */
@@ -428,7 +321,7 @@ apply_ip4_config(Bench *b, GVariant *config, GVariant *ip4)
     if (!g_variant_lookup(cfg, "tundev", "&s", &tundev) || !g_variant_lookup(cfg, "mtu", "u", &mtu)
         || !g_variant_lookup(dict, "address", "u", &addr)
         || !g_variant_lookup(dict, "prefix", "u", &prefix)) {
-        fail(b, "Config or Ip4Config lacks tundev, mtu, address or prefix");
+        bench_fail(&b->h, "Config or Ip4Config lacks tundev, mtu, address or prefix");
         return FALSE;
     }
     g_string_append_printf(batch,
@@ -467,7 +360,7 @@ apply_ip4_config(Bench *b, GVariant *config, GVariant *ip4)
     if (dir)
         g_rmdir(dir);
     if (!ok)
-        fail(b, "applying the IPv4 configuration: %s", error->message);
+        bench_fail(&b->h, "applying the IPv4 configuration: %s", error->message);
     return ok;
 }
 
@@ -487,32 +380,32 @@ bring_up(Bench *b, guint n_peers, MeshCost *out)
     out->peers = n_peers;
     t0         = g_get_monotonic_time();
     if (!wgm_test_vpn_connect(b->h.vpn, con, &error)) {
-        fail(b, "Connect (%u peers): %s", n_peers, error->message);
+        bench_fail(&b->h, "Connect (%u peers): %s", n_peers, error->message);
         return FALSE;
     }
     config = wgm_test_vpn_wait_signal(b->h.vpn, "Config", 120000);
     if (!config) {
-        fail(b, "no Config within 120 s of Connect (%u peers)", n_peers);
+        bench_fail(&b->h, "no Config within 120 s of Connect (%u peers)", n_peers);
         return FALSE;
     }
     out->config_s = secs(g_get_monotonic_time() - t0);
     ip4           = wgm_test_vpn_wait_signal(b->h.vpn, "Ip4Config", 5000);
     if (!ip4 || !wgm_test_vpn_wait_state(b->h.vpn, WGM_TEST_STATE_STARTED, 5000)) {
-        fail(b, "no Ip4Config or StateChanged(started) within 5 s of Config");
+        bench_fail(&b->h, "no Ip4Config or StateChanged(started) within 5 s of Config");
         return FALSE;
     }
     if (!wait_all_idle(b, n_peers, IDLE_TIMEOUT_MS)) {
-        fail(b,
-             "%" G_GINT64_FORMAT " of %u peers Idle %u s after Connect",
-             mesh_u32(b, "PeersIdle"),
-             n_peers,
-             IDLE_TIMEOUT_MS / 1000);
+        bench_fail(&b->h,
+                   "%" G_GINT64_FORMAT " of %u peers Idle %u s after Connect",
+                   mesh_u32(b, "PeersIdle"),
+                   n_peers,
+                   IDLE_TIMEOUT_MS / 1000);
         return FALSE;
     }
     out->idle_s = secs(g_get_monotonic_time() - t0);
-    out->wg     = wireguard_go_pid(b);
+    out->wg     = bench_wireguard_go_pid(&b->h);
     if (!out->wg) {
-        fail(b, "the service has no wireguard-go child");
+        bench_fail(&b->h, "the service has no wireguard-go child");
         return FALSE;
     }
     /* wireguard-go starts a peer's goroutines only once the interface is
@@ -522,8 +415,8 @@ bring_up(Bench *b, guint n_peers, MeshCost *out)
         return FALSE;
 
     wgm_test_iterate(SETTLE_MS);
-    if (wireguard_go_pid(b) != out->wg) {
-        fail(b, "the service's wireguard-go %d went away", out->wg);
+    if (bench_wireguard_go_pid(&b->h) != out->wg) {
+        bench_fail(&b->h, "the service's wireguard-go %d went away", out->wg);
         return FALSE;
     }
     out->fds        = count_fds(service_pid(b));
@@ -541,47 +434,6 @@ bring_up(Bench *b, guint n_peers, MeshCost *out)
            out->wg_rss_kib / 1024.0,
            out->wg_rss_down_kib / 1024.0);
     fflush(stdout);
-    return TRUE;
-}
-
-/* Disconnect as NetworkManager would: the service (which stays, --debug)
- * leaves nothing running in its namespace, and no interface. */
-static gboolean
-tear_down(Bench *b)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GArray) left  = NULL;
-
-    if (!wgm_test_vpn_disconnect(b->h.vpn, &error)) {
-        fail(b, "Disconnect: %s", error->message);
-        return FALSE;
-    }
-    if (!wgm_test_vpn_wait_state(b->h.vpn, WGM_TEST_STATE_STOPPED, 10000)) {
-        fail(b, "no StateChanged(stopped) within 10 s of Disconnect");
-        return FALSE;
-    }
-    for (gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;; wgm_test_iterate(100)) {
-        g_clear_pointer(&left, g_array_unref);
-        left = others_in_svc_ns(b);
-        if (!left->len)
-            break;
-        if (g_get_monotonic_time() > end) {
-            for (guint i = 0; i < left->len; i++) {
-                g_autofree char *name = wgm_test_process_name(g_array_index(left, GPid, i));
-
-                fprintf(stderr,
-                        "bench-lazy: still running: %d %s\n",
-                        g_array_index(left, GPid, i),
-                        name);
-            }
-            fail(b, "10 s after Disconnect, the service left processes behind");
-            return FALSE;
-        }
-    }
-    if (!wgm_test_net_wait_link_gone(b->h.net, wgm_test_net_get_svc_ns(b->h.net), "wgm0", 5000)) {
-        fail(b, "wgm0 is still there 5 s after Disconnect");
-        return FALSE;
-    }
     return TRUE;
 }
 
@@ -614,7 +466,7 @@ ping_twice(Bench *b, GPid pid, const char *prefix, guint i, Side *side)
               : wgm_test_net_exec(
                  b->h.net, wgm_test_net_get_svc_ns(b->h.net), &out, &error, "%s", cmd);
     if (!ok) {
-        fail(b, "pinging peer %u: %s", i, error->message);
+        bench_fail(&b->h, "pinging peer %u: %s", i, error->message);
         return FALSE;
     }
     lines = g_strsplit(out, "\n", -1);
@@ -628,11 +480,11 @@ ping_twice(Bench *b, GPid pid, const char *prefix, guint i, Side *side)
     }
     side->tries++;
     if (rc[0] == 0 && ms[0] >= 0)
-        add(side->first, ms[0]);
+        bench_add(side->first, ms[0]);
     else
         side->lost++;
     if (rc[1] == 0 && ms[1] >= 0)
-        add(side->warm, ms[1]);
+        bench_add(side->warm, ms[1]);
     else
         side->warm_lost++;
     return TRUE;
@@ -653,7 +505,7 @@ find_cold(Bench *b, gboolean *cold)
 
     if (!wgm_test_net_exec_in_service(
             b->h.net, service_pid(b), &out, &error, "wg show wgm0 dump")) {
-        fail(b, "wg show wgm0 dump: %s", error->message);
+        bench_fail(&b->h, "wg show wgm0 dump: %s", error->message);
         return FALSE;
     }
     lines = g_strsplit(out, "\n", -1);
@@ -705,12 +557,12 @@ run_lazy(Bench *b, guint rounds, Side *side, GArray *idle_again, GArray *order, 
             wgm_test_iterate(1000);
         t_last = g_get_monotonic_time();
         if (!wait_all_idle(b, b->n_real, IDLE_TIMEOUT_MS)) {
-            fail(b,
-                 "the peers were not all Idle again %u s after their pings",
-                 IDLE_TIMEOUT_MS / 1000);
+            bench_fail(&b->h,
+                       "the peers were not all Idle again %u s after their pings",
+                       IDLE_TIMEOUT_MS / 1000);
             return FALSE;
         }
-        add(idle_again, secs(g_get_monotonic_time() - t_last));
+        bench_add(idle_again, secs(g_get_monotonic_time() - t_last));
         printf("  lazy:  %2u peers woken by a ping, %u first packets lost; all Idle again %.1f s "
                "later\n",
                side->tries - before,
@@ -742,36 +594,21 @@ eager_stop(Bench *b)
 static gboolean
 eager_start(Bench *b)
 {
+    const char *cmd[]         = { wgm_test_wireguard_go(), "-f", EAGER_IF, NULL };
     g_autoptr(GError) error   = NULL;
-    g_auto(GStrv) wrap        = wgm_test_net_wrap_argv(b->h.net, wgm_test_net_get_svc_ns(b->h.net));
-    g_autoptr(GStrvBuilder) s = g_strv_builder_new();
-    g_auto(GStrv) argv        = NULL;
     g_autoptr(GString) script = g_string_new(NULL);
     gint64 deadline;
 
-    g_strv_builder_addv(s, (const char **)wrap);
-    g_strv_builder_add_many(s, wgm_test_wireguard_go(), "-f", EAGER_IF, NULL);
-    argv = g_strv_builder_end(s);
-    if (!g_spawn_async(NULL,
-                       argv,
-                       NULL,
-                       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL
-                           | G_SPAWN_STDERR_TO_DEV_NULL,
-                       wgm_test_child_setup_setsid,
-                       NULL,
-                       &b->eager_wg,
-                       &error)) {
-        fail(b, "starting wireguard-go: %s", error->message);
+    b->eager_wg = bench_spawn_in_svc_ns(&b->h, cmd);
+    if (!b->eager_wg)
         return FALSE;
-    }
-    wgm_test_net_track_pgid(b->h.net, b->eager_wg);
 
     for (deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;; g_usleep(20 * 1000)) {
         if (wgm_test_net_exec_in_service(
                 b->h.net, b->eager_wg, NULL, NULL, "test -S /run/wireguard/" EAGER_IF ".sock"))
             break;
         if (!wgm_test_pid_alive(b->eager_wg) || g_get_monotonic_time() > deadline) {
-            fail(b, "our wireguard-go made no UAPI socket within 10 s");
+            bench_fail(&b->h, "our wireguard-go made no UAPI socket within 10 s");
             return FALSE;
         }
     }
@@ -794,7 +631,7 @@ eager_start(Bench *b)
                     " && rm /run/" EAGER_IF ".key && ip addr add 10.77.0.1/24 dev " EAGER_IF
                     " && ip link set " EAGER_IF " mtu 1420 up");
     if (!wgm_test_net_exec_in_service(b->h.net, b->eager_wg, NULL, &error, "%s", script->str)) {
-        fail(b, "configuring our wireguard-go: %s", error->message);
+        bench_fail(&b->h, "configuring our wireguard-go: %s", error->message);
         return FALSE;
     }
     return TRUE;
@@ -850,8 +687,8 @@ measure_cpu(Bench *b, GPid wg, guint window_s, double *svc_pct, double *wg_pct)
     svc1 = cpu_ticks(service_pid(b));
     wg1  = cpu_ticks(wg);
     t1   = g_get_monotonic_time();
-    if (svc0 < 0 || wg0 < 0 || svc1 < 0 || wg1 < 0 || wireguard_go_pid(b) != wg) {
-        fail(b, "the service or its wireguard-go %d went away during the CPU window", wg);
+    if (svc0 < 0 || wg0 < 0 || svc1 < 0 || wg1 < 0 || bench_wireguard_go_pid(&b->h) != wg) {
+        bench_fail(&b->h, "the service or its wireguard-go %d went away during the CPU window", wg);
         return FALSE;
     }
     *svc_pct = 100.0 * (svc1 - svc0) / tck / secs(t1 - t0);
@@ -882,11 +719,11 @@ print_side(const char *name, GArray *a, guint lost, guint tries)
 {
     printf("   %-45s %8.3f %8.3f %8.3f %8.3f %8.3f   %u/%u\n",
            name,
-           mean(a),
-           quantile(a, 0.5),
-           quantile(a, 0.9),
-           quantile(a, 0),
-           quantile(a, 1),
+           bench_mean(a),
+           bench_quantile(a, 0.5),
+           bench_quantile(a, 0.9),
+           bench_quantile(a, 0),
+           bench_quantile(a, 1),
            lost,
            tries);
 }
@@ -910,8 +747,7 @@ main(int argc, char *argv[])
     g_autoptr(GArray) again       = g_array_new(FALSE, FALSE, sizeof(double));
     g_autoptr(GArray) order       = g_array_new(FALSE, FALSE, sizeof(guint));
     g_autoptr(GArray) turn_ratios = g_array_new(FALSE, FALSE, sizeof(double));
-    guint n_turns;
-    g_auto(GStrv) wrap    = NULL;
+    guint            n_turns;
     Side             lazy = side_new(), eager = side_new();
     Bench            b     = { 0 };
     MeshCost         small = { 0 }, large = { 0 }, again_small = { 0 };
@@ -923,6 +759,8 @@ main(int argc, char *argv[])
     double svc_pct, wg_pct;
     gint64 t0     = g_get_monotonic_time();
     int    status = 1;
+
+    g_set_prgname("bench-lazy");
 
     b.n_real = argc > 1 ? (guint)atoi(argv[1]) : 10;
     b.rounds = argc > 2 ? (guint)atoi(argv[2]) : 5;
@@ -948,19 +786,9 @@ main(int argc, char *argv[])
            b.size,
            cpu_s);
     fflush(stdout);
-    b.h.net = wgm_test_net_new(b.n_real, &error);
-    if (!b.h.net) {
-        fprintf(stderr, "bench-lazy: %s\n", error->message);
-        goto out;
-    }
-    b.h.bus = wgm_test_bus_new(&error);
-    if (!b.h.bus) {
-        fprintf(stderr, "bench-lazy: %s\n", error->message);
-        goto out;
-    }
-    wrap = wgm_test_net_wrap_argv(b.h.net, wgm_test_net_get_svc_ns(b.h.net));
     /* --debug: it stays for the next Connect, and its log says what it did. */
-    wgm_test_harness_start_service(&b.h, (const char *const *)wrap, WGM_TEST_BUS_NAME, TRUE);
+    if (!bench_harness_start(&b.h, b.n_real, TRUE))
+        goto out;
 
     /* 1: lazy and eager in turns, LAZY_ROUNDS_A_TURN rounds each, so that
      * what else the machine does at the time weighs on both alike.  The
@@ -973,8 +801,8 @@ main(int argc, char *argv[])
 
         printf("turn %u of %u:\n", turn, n_turns);
         ok = bring_up(&b, b.n_real, turn == n_turns ? &small : &other)
-             && run_lazy(&b, LAZY_ROUNDS_A_TURN, &lazy, again, order, &not_cold) && tear_down(&b)
-             && eager_start(&b)
+             && run_lazy(&b, LAZY_ROUNDS_A_TURN, &lazy, again, order, &not_cold)
+             && bench_tear_down(&b.h) && eager_start(&b)
              && run_eager(&b,
                           order,
                           from,
@@ -984,8 +812,8 @@ main(int argc, char *argv[])
         g_clear_pointer(&other.fd_kinds, g_hash_table_unref);
         if (!ok)
             goto out;
-        add(turn_ratios,
-            median_from(lazy.first, l_from) / MAX(median_from(eager.first, e_from), 1e-3));
+        bench_add(turn_ratios,
+                  median_from(lazy.first, l_from) / MAX(median_from(eager.first, e_from), 1e-3));
     }
     log       = wgm_test_service_get_log(b.h.service);
     replayed  = count_in(log, "traffic for the idle peer: replayed");
@@ -996,14 +824,14 @@ main(int argc, char *argv[])
     if (!bring_up(&b, b.size, &large) || !measure_cpu(&b, large.wg, cpu_s, &svc_pct, &wg_pct))
         goto out;
     if (mesh_u32(&b, "PeersIdle") != b.size) {
-        fail(&b, "the peers did not all stay Idle through the CPU window");
+        bench_fail(&b.h, "the peers did not all stay Idle through the CPU window");
         goto out;
     }
-    if (!tear_down(&b))
+    if (!bench_tear_down(&b.h))
         goto out;
     /* The small one again, "after": what a Connect/Disconnect cycle leaves
      * behind shows apart from what the size costs. */
-    if (!bring_up(&b, b.n_real, &again_small) || !tear_down(&b))
+    if (!bring_up(&b, b.n_real, &again_small) || !bench_tear_down(&b.h))
         goto out;
 
     printf("\nlazy connections against %u real wireguard-go peers (netns + veth), "
@@ -1018,8 +846,8 @@ main(int argc, char *argv[])
     print_side("warm session, eager", eager.warm, eager.warm_lost, eager.tries);
     printf("   ratio lazy/eager: median %.2fx, mean %.2fx (target <= 1.1x); first packets lost: "
            "lazy %u/%u, eager %u/%u\n",
-           quantile(lazy.first, 0.5) / MAX(quantile(eager.first, 0.5), 1e-3),
-           mean(lazy.first) / MAX(mean(eager.first), 1e-3),
+           bench_quantile(lazy.first, 0.5) / MAX(bench_quantile(eager.first, 0.5), 1e-3),
+           bench_mean(lazy.first) / MAX(bench_mean(eager.first), 1e-3),
            lazy.lost,
            lazy.tries,
            eager.lost,
@@ -1034,7 +862,7 @@ main(int argc, char *argv[])
            replayed,
            recreated,
            not_cold,
-           quantile(again, 0.5));
+           bench_quantile(again, 0.5));
     {
         g_autofree char *c1 = g_strdup_printf("%u peers", small.peers);
         g_autofree char *c2 = g_strdup_printf("%u peers", large.peers);
