@@ -148,8 +148,10 @@ log_line_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
     raw = g_data_input_stream_read_line_finish(self->out, result, NULL, NULL);
     if (!raw) {
-        /* EOF (the child is gone) or a read error. */
+        /* EOF (the child is gone) or a read error: the pipe is done with,
+         * even while the stopped child is kept a while (wait_stopped()). */
         self->out_open = FALSE;
+        g_input_stream_close(G_INPUT_STREAM(self->out), NULL, NULL);
         if (self->reaped)
             emit_exited(self);
         return;
