@@ -68,3 +68,9 @@ wgm_lazy_packet_classify(const guint8 *data,
 
     return diff == 0 ? WGM_LAZY_PACKET_INITIATION : WGM_LAZY_PACKET_BAD_MAC1;
 }
+
+gboolean
+wgm_lazy_packet_source_ok(guint32 src_addr, guint16 src_port, guint16 listen_port)
+{
+    return (src_addr >> 24) == 127 && listen_port != 0 && src_port == listen_port;
+}

@@ -41,6 +41,11 @@ typedef enum {
  * "unknown peer" (for logs and counters). */
 const char *wgm_lazy_verdict_to_string(WgmLazyVerdict verdict);
 
+/* Whether a datagram from @src_addr:@src_port (IPv4, host byte order)
+ * came from the WireGuard interface's own socket: any loopback address,
+ * and exactly its @listen_port (0 = not known yet: nothing is). */
+gboolean wgm_lazy_packet_source_ok(guint32 src_addr, guint16 src_port, guint16 listen_port);
+
 /* HASH("mac1----" || @peer_public_key): computed once per lazy peer. */
 void wgm_lazy_mac1_key(const WgmKey *peer_public_key, guint8 key[WGM_LAZY_MAC1_KEY_LEN]);
 

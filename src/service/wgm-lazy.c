@@ -82,8 +82,8 @@ take_datagram(WgmLazy                  *self,
     WgmLazyVerdict verdict;
 
     if (!info || (!self->bound_to_lo && info->ipi_ifindex != self->lo_ifindex)
-        || (ntohl(from->sin_addr.s_addr) >> 24) != 127 || self->listen_port == 0
-        || ntohs(from->sin_port) != self->listen_port) {
+        || !wgm_lazy_packet_source_ok(
+            ntohl(from->sin_addr.s_addr), ntohs(from->sin_port), self->listen_port)) {
         count(self, WGM_LAZY_PACKET_WRONG_SOURCE, dst);
         return;
     }

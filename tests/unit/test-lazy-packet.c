@@ -289,6 +289,20 @@ test_classify_wrong_type(void)
     }
 }
 
+/* Only the interface's own socket counts: loopback, its listen port. */
+static void
+test_source(void)
+{
+    g_assert_true(wgm_lazy_packet_source_ok(0x7f000001, 51820, 51820));  /* 127.0.0.1 */
+    g_assert_true(wgm_lazy_packet_source_ok(0x7f4d0001, 51820, 51820));  /* 127.77.0.1 */
+    g_assert_false(wgm_lazy_packet_source_ok(0x7f000001, 51821, 51820)); /* another port */
+    g_assert_false(wgm_lazy_packet_source_ok(0x7f000001, 40000, 51820));
+    g_assert_false(wgm_lazy_packet_source_ok(0x0a000001, 51820, 51820)); /* 10.0.0.1 */
+    g_assert_false(wgm_lazy_packet_source_ok(0x80000001, 51820, 51820)); /* 128.0.0.1 */
+    g_assert_false(wgm_lazy_packet_source_ok(0x7f000001, 0, 0));         /* port not known */
+    g_assert_false(wgm_lazy_packet_source_ok(0x7f000001, 51820, 0));
+}
+
 static void
 test_verdict_strings(void)
 {
@@ -312,6 +326,7 @@ main(int argc, char **argv)
     g_test_add_func("/blake2s/final-wipes", test_blake2s_final_wipes);
     g_test_add_func("/lazy-packet/mac1-key", test_mac1_key);
     g_test_add_func("/lazy-packet/valid", test_classify_valid);
+    g_test_add_func("/lazy-packet/source", test_source);
     g_test_add_func("/lazy-packet/bad-mac1", test_classify_bad_mac1);
     g_test_add_func("/lazy-packet/wrong-size", test_classify_wrong_size);
     g_test_add_func("/lazy-packet/wrong-type", test_classify_wrong_type);
