@@ -269,6 +269,7 @@ test_netns_ping(void)
     gint64             t0;
     GPid               wg;
     int                status;
+    gboolean           ok;
 
     WGM_TEST_REQUIRE_ROOT();
 
@@ -309,7 +310,8 @@ test_netns_ping(void)
 
     /* The service side by hand: a plain wireguard-go behind the wrapper. */
     wg = spawn_wrapped(net, wg_cmd);
-    g_assert_true(wgm_test_net_exec_in_service(
+    /* (The error first: it says why, with the command's output.) */
+    ok = wgm_test_net_exec_in_service(
         net,
         wg,
         NULL,
@@ -320,8 +322,9 @@ test_netns_ping(void)
         "wg set wgs0 listen-port 51820 private-key /run/wgs0.key%s && "
         "ip addr add 10.77.0.1/24 dev wgs0 && ip link set wgs0 up",
         wgm_test_net_get_svc_private_key(net),
-        peers->str));
+        peers->str);
     g_assert_no_error(error);
+    g_assert_true(ok);
     g_assert_false(g_file_test("/run/wireguard/wgs0.sock", G_FILE_TEST_EXISTS));
 
     t0 = g_get_monotonic_time();

@@ -764,12 +764,49 @@ static gboolean exec_in_pid_va(GPid        pid,
                                const char *cmd_fmt,
                                va_list     ap) G_GNUC_PRINTF(4, 0);
 
+/* Whether @pid's namespace of @kind ("mnt", "net") is not this process's. */
+static gboolean
+ns_differs(GPid pid, const char *kind)
+{
+    g_autofree char *path   = g_strdup_printf("/proc/%d/ns/%s", (int)pid, kind);
+    g_autofree char *self   = g_strdup_printf("/proc/self/ns/%s", kind);
+    g_autofree char *theirs = g_file_read_link(path, NULL);
+    g_autofree char *ours   = g_file_read_link(self, NULL);
+
+    return theirs && ours && !g_str_equal(theirs, ours);
+}
+
+/* A process just spawned through wgm_test_net_wrap_argv() enters its
+ * namespaces a moment later (`ip netns exec` joins the network namespace,
+ * then unshares the mount namespace); nsenter before that would run the
+ * command in the host's.  Waits (10 s at most) until it has. */
+static gboolean
+wait_own_namespaces(GPid pid, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    while (!ns_differs(pid, "net") || !ns_differs(pid, "mnt")) {
+        if (!wgm_test_pid_alive(pid) || g_get_monotonic_time() > deadline) {
+            g_set_error(error,
+                        G_IO_ERROR,
+                        G_IO_ERROR_FAILED,
+                        "process %d is not in network and mount namespaces of its own",
+                        (int)pid);
+            return FALSE;
+        }
+        g_usleep(5 * G_TIME_SPAN_MILLISECOND);
+    }
+    return TRUE;
+}
+
 static gboolean
 exec_in_pid_va(GPid pid, char **out_stdout, GError **error, const char *cmd_fmt, va_list ap)
 {
     g_autofree char *target   = g_strdup_printf("%d", (int)pid);
     const char      *prefix[] = { "nsenter", "-t", target, "-m", "-n", NULL };
 
+    if (!wait_own_namespaces(pid, error))
+        return FALSE;
     return exec_va(prefix, out_stdout, error, cmd_fmt, ap);
 }
 
