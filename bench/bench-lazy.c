@@ -15,7 +15,9 @@
  *      service: its file descriptors (one activity socket for all), the
  *      service's and its wireguard-go's RSS, Connect -> every peer Idle;
  *   3. the CPU that all-idle SIZE-peer mesh costs the service and its
- *      wireguard-go (the service polls it every 30 s).
+ *      wireguard-go (the service polls it only to notice a peer that
+ *      connected to us), in all and by 10 s slices, and whether any peer
+ *      left Idle meanwhile.
  *
  * Item 1, lazy: the mesh of the N_REAL real peers; each round pings every
  * peer once (each Idle, its WireGuard peer parked: loopback endpoint, no
@@ -32,7 +34,11 @@
  *
  * Item 2 compares the SIZE-peer mesh with the N_REAL-peer ones connected
  * just before and just after it: what each Connect/Disconnect leaves
- * behind shows apart from what the size costs.
+ * behind shows apart from what the size costs.  The real peers are
+ * restarted before it: each still has a session with us that it last used
+ * to send (its ping replies), and 15 s without anything back make it
+ * retry a handshake to our listen port for 90 s, which would wake it (the
+ * other side connected) in the mesh measured as all-idle.
  *
  * Times are ping's own (its time=, from the echo request leaving to the
  * reply), so spawning the command does not count.  Nothing is asserted
@@ -42,8 +48,9 @@
  *   bench-lazy N_REAL ROUNDS SIZE
  *
  * WGM_BENCH_CPU_S: the window of item 3 in seconds (default 60; shorter
- * for a quick run).  WGM_BENCH_LOG=FILE: the service's log (it runs with
- * --debug) is copied to FILE at the end.
+ * for a quick run); WGM_BENCH_CPU_SETTLE_S: how long after every peer is
+ * Idle (and 1 s more) the window starts (default 5).  WGM_BENCH_LOG=FILE:
+ * the service's log (it runs with --debug) is copied to FILE at the end.
  */
 #include "config.h"
 
@@ -67,8 +74,9 @@
 #define LAZY_ROUNDS_A_TURN 2
 #define IDLE_TIMEOUT_MS    60000
 #define SETTLE_MS          1000 /* after every peer is Idle, before counting fds */
-#define CPU_SETTLE_MS      5000 /* after that, before the CPU window */
+#define CPU_SETTLE_S       5    /* after that, before the CPU window */
 #define CPU_S_DEFAULT      60
+#define CPU_SLICE_S        10
 #define POLL_MS            50
 #define MAX_ROUND_FACTOR   3 /* rounds with peers found not cold are made up, up to this */
 
@@ -671,29 +679,86 @@ run_eager(Bench *b, GArray *order, guint from, guint gap_ms, Side *side)
 
 /* ---- 3 ------------------------------------------------------------------ */
 
-/* utime + stime of the service and of its wireguard-go over @window_s, as
- * % of one core. */
-static gboolean
-measure_cpu(Bench *b, GPid wg, guint window_s, double *svc_pct, double *wg_pct)
+static guint
+count_in(const char *haystack, const char *needle)
 {
-    double tck = sysconf(_SC_CLK_TCK);
-    gint64 svc0, wg0, svc1, wg1, t0, t1;
+    guint n = 0;
 
-    wgm_test_iterate(CPU_SETTLE_MS);
-    t0   = g_get_monotonic_time();
-    svc0 = cpu_ticks(service_pid(b));
-    wg0  = cpu_ticks(wg);
-    wgm_test_iterate(window_s * 1000);
-    svc1 = cpu_ticks(service_pid(b));
-    wg1  = cpu_ticks(wg);
-    t1   = g_get_monotonic_time();
-    if (svc0 < 0 || wg0 < 0 || svc1 < 0 || wg1 < 0 || bench_wireguard_go_pid(&b->h) != wg) {
-        bench_fail(&b->h, "the service or its wireguard-go %d went away during the CPU window", wg);
-        return FALSE;
+    for (const char *p = haystack; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Item 3: utime + stime of the service and of its wireguard-go over the
+ * window, as % of one core, in all and by slice. */
+typedef struct {
+    guint   settle_s; /* after every peer is Idle and SETTLE_MS */
+    guint   window_s;
+    double  svc_pct;
+    double  wg_pct;
+    GArray *svc_slices; /* double % */
+    GArray *wg_slices;
+    guint   woken; /* peers that left Idle meanwhile (the service's log) */
+} Cpu;
+
+static gboolean
+measure_cpu(Bench *b, GPid wg, Cpu *cpu)
+{
+    double           tck = sysconf(_SC_CLK_TCK);
+    g_autofree char *log = NULL;
+    gsize            log_len;
+    gint64           svc0, wg0, t0, svc_prev, wg_prev, t_prev;
+
+    cpu->svc_slices = g_array_new(FALSE, FALSE, sizeof(double));
+    cpu->wg_slices  = g_array_new(FALSE, FALSE, sizeof(double));
+    wgm_test_iterate(cpu->settle_s * 1000);
+    log     = wgm_test_service_get_log(b->h.service);
+    log_len = strlen(log);
+    g_clear_pointer(&log, g_free);
+    t0 = t_prev = g_get_monotonic_time();
+    svc0 = svc_prev = cpu_ticks(service_pid(b));
+    wg0 = wg_prev = cpu_ticks(wg);
+    for (guint done = 0; done < cpu->window_s;) {
+        guint  slice = MIN(CPU_SLICE_S, cpu->window_s - done);
+        gint64 svc1, wg1, t1;
+
+        wgm_test_iterate(slice * 1000);
+        done += slice;
+        svc1 = cpu_ticks(service_pid(b));
+        wg1  = cpu_ticks(wg);
+        t1   = g_get_monotonic_time();
+        if (svc0 < 0 || wg0 < 0 || svc1 < 0 || wg1 < 0 || bench_wireguard_go_pid(&b->h) != wg) {
+            bench_fail(
+                &b->h, "the service or its wireguard-go %d went away during the CPU window", wg);
+            return FALSE;
+        }
+        bench_add(cpu->svc_slices, 100.0 * (svc1 - svc_prev) / tck / secs(t1 - t_prev));
+        bench_add(cpu->wg_slices, 100.0 * (wg1 - wg_prev) / tck / secs(t1 - t_prev));
+        svc_prev = svc1;
+        wg_prev  = wg1;
+        t_prev   = t1;
     }
-    *svc_pct = 100.0 * (svc1 - svc0) / tck / secs(t1 - t0);
-    *wg_pct  = 100.0 * (wg1 - wg0) / tck / secs(t1 - t0);
+    cpu->svc_pct = 100.0 * (svc_prev - svc0) / tck / secs(t_prev - t0);
+    cpu->wg_pct  = 100.0 * (wg_prev - wg0) / tck / secs(t_prev - t0);
+    log          = wgm_test_service_get_log(b->h.service);
+    cpu->woken   = count_in(log + MIN(log_len, strlen(log)), ": idle -> ");
     return TRUE;
+}
+
+static void
+cpu_clear(Cpu *cpu)
+{
+    g_clear_pointer(&cpu->svc_slices, g_array_unref);
+    g_clear_pointer(&cpu->wg_slices, g_array_unref);
+}
+
+static void
+print_slices(const char *name, GArray *a)
+{
+    printf("   %-14s", name);
+    for (guint i = 0; i < a->len; i++)
+        printf(" %6.3f", g_array_index(a, double, i));
+    printf("\n");
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -728,16 +793,6 @@ print_side(const char *name, GArray *a, guint lost, guint tries)
            tries);
 }
 
-static guint
-count_in(const char *haystack, const char *needle)
-{
-    guint n = 0;
-
-    for (const char *p = haystack; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -754,18 +809,20 @@ main(int argc, char *argv[])
     g_autofree char *fd_diff   = NULL;
     g_autofree char *fd_cycles = NULL;
     const char      *save_log  = g_getenv("WGM_BENCH_LOG");
-    guint  cpu_s = (guint)atoi(wgm_test_getenv_or("WGM_BENCH_CPU_S", G_STRINGIFY(CPU_S_DEFAULT)));
-    guint  not_cold = 0, replayed, recreated;
-    double svc_pct, wg_pct;
-    gint64 t0     = g_get_monotonic_time();
-    int    status = 1;
+    guint            not_cold  = 0, replayed, recreated;
+    Cpu              cpu       = { 0 };
+    gint64           t0        = g_get_monotonic_time();
+    int              status    = 1;
 
     g_set_prgname("bench-lazy");
 
-    b.n_real = argc > 1 ? (guint)atoi(argv[1]) : 10;
-    b.rounds = argc > 2 ? (guint)atoi(argv[2]) : 5;
-    b.size   = argc > 3 ? (guint)atoi(argv[3]) : 10000;
-    if (b.n_real < 1 || b.n_real > 250 || b.rounds < 1 || b.size < b.n_real || cpu_s < 1) {
+    b.n_real     = argc > 1 ? (guint)atoi(argv[1]) : 10;
+    b.rounds     = argc > 2 ? (guint)atoi(argv[2]) : 5;
+    b.size       = argc > 3 ? (guint)atoi(argv[3]) : 10000;
+    cpu.window_s = (guint)atoi(wgm_test_getenv_or("WGM_BENCH_CPU_S", G_STRINGIFY(CPU_S_DEFAULT)));
+    cpu.settle_s =
+        (guint)atoi(wgm_test_getenv_or("WGM_BENCH_CPU_SETTLE_S", G_STRINGIFY(CPU_SETTLE_S)));
+    if (b.n_real < 1 || b.n_real > 250 || b.rounds < 1 || b.size < b.n_real || cpu.window_s < 1) {
         fprintf(stderr,
                 "usage: bench-lazy N_REAL(1-250) ROUNDS(>= 1) SIZE(>= N_REAL); "
                 "WGM_BENCH_CPU_S >= 1\n");
@@ -784,7 +841,7 @@ main(int argc, char *argv[])
            b.n_real,
            b.rounds,
            b.size,
-           cpu_s);
+           cpu.window_s);
     fflush(stdout);
     /* --debug: it stays for the next Connect, and its log says what it did. */
     if (!bench_harness_start(&b.h, b.n_real, TRUE))
@@ -820,8 +877,14 @@ main(int argc, char *argv[])
     recreated = count_in(log, "traffic for the idle peer: re-creating");
     g_clear_pointer(&log, g_free);
 
-    /* 2 and 3. */
-    if (!bring_up(&b, b.size, &large) || !measure_cpu(&b, large.wg, cpu_s, &svc_pct, &wg_pct))
+    /* 2 and 3, with peers that do not know us any more (see above). */
+    for (guint i = 1; i <= b.n_real; i++) {
+        if (!wgm_test_net_peer_restart(b.h.net, i, &error)) {
+            bench_fail(&b.h, "restarting peer %u: %s", i, error->message);
+            goto out;
+        }
+    }
+    if (!bring_up(&b, b.size, &large) || !measure_cpu(&b, large.wg, &cpu))
         goto out;
     if (mesh_u32(&b, "PeersIdle") != b.size) {
         bench_fail(&b.h, "the peers did not all stay Idle through the CPU window");
@@ -912,13 +975,19 @@ main(int argc, char *argv[])
            small.idle_s,
            large.idle_s,
            again_small.idle_s);
-    printf("3. CPU of the all-idle %u-peer lazy mesh over %u s (%% of one core): service %.3f %%, "
-           "wireguard-go %.3f %%, together %.3f %% (target < 0.5 %%)\n",
+    printf("3. CPU of the all-idle %u-peer lazy mesh over %u s, from %u s after every peer was "
+           "Idle (%% of one core): service %.3f %%, wireguard-go %.3f %%, together %.3f %% "
+           "(target < 0.5 %%); %u peers left Idle meanwhile\n",
            b.size,
-           cpu_s,
-           svc_pct,
-           wg_pct,
-           svc_pct + wg_pct);
+           cpu.window_s,
+           cpu.settle_s + SETTLE_MS / 1000,
+           cpu.svc_pct,
+           cpu.wg_pct,
+           cpu.svc_pct + cpu.wg_pct,
+           cpu.woken);
+    printf("   by %u s slices:\n", CPU_SLICE_S);
+    print_slices("service", cpu.svc_slices);
+    print_slices("wireguard-go", cpu.wg_slices);
     printf("run time %.0f s\n", secs(g_get_monotonic_time() - t0));
     status = 0;
 out:
@@ -938,5 +1007,6 @@ out:
     g_clear_pointer(&small.fd_kinds, g_hash_table_unref);
     g_clear_pointer(&large.fd_kinds, g_hash_table_unref);
     g_clear_pointer(&again_small.fd_kinds, g_hash_table_unref);
+    cpu_clear(&cpu);
     return status;
 }
