@@ -9,48 +9,70 @@
 #include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <glib-unix.h>
-
 #include "wgm-error.h"
 #include "wgm-lazy-pool.h"
 
-/* Datagrams read per main-loop dispatch: a flood waits its turn. */
+/* Datagrams read per wake-up of the thread: a flood waits its turn. */
 #define MAX_DATAGRAMS_PER_DISPATCH 64
+/* Wake-ups waiting for the main loop; only our own WireGuard sends
+ * initiations that count, one per peer every few seconds at most. */
+#define MAX_PENDING_WAKES 4096
 /* Bigger than any initiation: a longer datagram is seen whole enough to be
  * counted as the wrong size (MSG_TRUNC gives its real length). */
 #define RECV_BUF_LEN 256
 
 typedef struct {
-    WgmKey  public_key;
-    guint32 addr; /* host byte order */
-    guint8  mac1_key[WGM_LAZY_MAC1_KEY_LEN];
+    WgmKey      public_key;
+    guint32     addr; /* host byte order */
+    guint8      mac1_key[WGM_LAZY_MAC1_KEY_LEN];
+    gboolean    armed; /* the thread replays the next initiation to replay_to */
+    WgmEndpoint replay_to;
 } LazyPeer;
 
+typedef struct {
+    WgmLazyWake wake;
+    guint8      initiation[WGM_LAZY_INITIATION_LEN];
+} PendingWake;
+
+/*
+ * The socket is read by a thread of its own, blocked in poll(): an
+ * initiation for an armed peer is replayed from there, without waiting for
+ * the main loop (which may be busy with a poll of WireGuard or D-Bus just
+ * then), and the wake-up goes to the main loop afterwards.  The thread
+ * touches only what @lock guards, the sockets and @wakes_source.
+ */
 struct _WgmLazy {
     int          fd;
-    GSource     *source;
+    int          stop_fd; /* an eventfd: the thread ends when it is readable */
+    GThread     *thread;
+    GSource     *wakes_source; /* on the owner's context; the thread makes it ready */
     guint16      port;
-    guint16      listen_port;
     int          lo_ifindex;
     gboolean     bound_to_lo; /* SO_BINDTODEVICE took; else we filter by ifindex */
     int          raw4;        /* -1 without CAP_NET_RAW */
     int          raw6;
-    WgmLazyPool *pool;
-    GHashTable  *by_addr; /* GUINT_TO_POINTER(addr) -> LazyPeer* */
-    GHashTable  *by_key;  /* WgmKey* -> LazyPeer* (owning) */
+    WgmLazyPool *pool;   /* the owner's thread only */
+    GHashTable  *by_key; /* WgmKey* -> LazyPeer* (owning); changed under @lock */
 
-    WgmLazyWakeFunc        wake;
-    gpointer               user_data;
-    const struct timespec *arrived; /* of the initiation being handled */
+    WgmLazyWakeFunc wake;
+    gpointer        user_data;
 
-    guint64 counts[WGM_LAZY_PACKET_N_VERDICTS];
+    GMutex      lock;
+    GHashTable *by_addr; /* GUINT_TO_POINTER(addr) -> LazyPeer* */
+    guint16     listen_port;
+    GArray     *wakes;    /* of PendingWake, for the main loop */
+    gint64      ready_at; /* monotonic: when @wakes_source dispatches them; 0: not set */
+    guint64     counts[WGM_LAZY_PACKET_N_VERDICTS];
 };
 
+/* Under @lock. */
 static void
 count(WgmLazy *self, WgmLazyVerdict verdict, guint32 dst)
 {
@@ -67,19 +89,41 @@ count(WgmLazy *self, WgmLazyVerdict verdict, guint32 dst)
     }
 }
 
-/* One datagram: what it is, and a wake-up if it is an initiation for a
- * lazy peer. */
+static double
+ms_since(const struct timespec *arrived)
+{
+    struct timespec now;
+
+    if (!arrived)
+        return -1;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)(now.tv_sec - arrived->tv_sec) * 1e3
+           + (double)(now.tv_nsec - arrived->tv_nsec) / 1e6;
+}
+
+static gboolean send_replay(WgmLazy           *self,
+                            const guint8      *initiation,
+                            guint16            from_port,
+                            const WgmEndpoint *to,
+                            GError           **error);
+
+/* One datagram, under @lock: what it is; if it is an initiation for a lazy
+ * peer, the replay (if the peer is armed) and a wake-up for the main loop,
+ * which @due says when to dispatch. */
 static void
 take_datagram(WgmLazy                  *self,
               const guint8             *data,
               gsize                     len,
               const struct sockaddr_in *from,
               const struct in_pktinfo  *info,
-              const struct timespec    *arrived)
+              const struct timespec    *arrived,
+              gint64                   *due)
 {
     guint32        dst = info ? ntohl(info->ipi_addr.s_addr) : 0;
     LazyPeer      *peer;
     WgmLazyVerdict verdict;
+    PendingWake    pending = { 0 };
+    gint64         at;
 
     if (!info || (!self->bound_to_lo && info->ipi_ifindex != self->lo_ifindex)
         || !wgm_lazy_packet_source_ok(
@@ -94,29 +138,42 @@ take_datagram(WgmLazy                  *self,
     }
     verdict = wgm_lazy_packet_classify(data, len, peer->mac1_key);
     count(self, verdict, dst);
-    if (verdict == WGM_LAZY_PACKET_INITIATION) {
-        self->arrived = arrived;
-        self->wake(&peer->public_key, data, self->user_data);
-        self->arrived = NULL;
+    if (verdict != WGM_LAZY_PACKET_INITIATION || self->wakes->len >= MAX_PENDING_WAKES)
+        return;
+
+    pending.wake.public_key = peer->public_key;
+    memcpy(pending.initiation, data, WGM_LAZY_INITIATION_LEN);
+    if (peer->armed) {
+        g_autoptr(GError) error = NULL;
+
+        /* Once: a retransmission is the main loop's to judge. */
+        peer->armed = FALSE;
+        if (send_replay(self, data, self->listen_port, &peer->replay_to, &error)) {
+            pending.wake.replayed    = TRUE;
+            pending.wake.replayed_to = peer->replay_to;
+        } else {
+            /* The main loop tries again, and says so if it fails too. */
+            g_debug("lazy activity socket: %s", error->message);
+        }
     }
+    pending.wake.since_arrival_ms = ms_since(arrived);
+    g_array_append_val(self->wakes, pending);
+    /* A replayed peer's handshake is under way: the main loop hears of it
+     * once it is done (WGM_LAZY_WAKE_DELAY_MS).  Any other waits for it. */
+    at = g_get_monotonic_time();
+    if (pending.wake.replayed)
+        at += WGM_LAZY_WAKE_DELAY_MS * 1000;
+    if (*due == 0 || at < *due)
+        *due = at;
 }
 
-double
-wgm_lazy_since_arrival(WgmLazy *self)
+/* The thread: read what is there, at most MAX_DATAGRAMS_PER_DISPATCH at a
+ * time, into one stack buffer, and have the main loop called for what
+ * woke. */
+static void
+read_datagrams(WgmLazy *self)
 {
-    struct timespec now;
-
-    if (!self->arrived)
-        return -1;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (double)(now.tv_sec - self->arrived->tv_sec) * 1e3
-           + (double)(now.tv_nsec - self->arrived->tv_nsec) / 1e6;
-}
-
-static gboolean
-socket_readable_cb(int fd, GIOCondition condition, gpointer user_data)
-{
-    WgmLazy *self = user_data;
+    gint64 due = 0;
 
     for (guint n = 0; n < MAX_DATAGRAMS_PER_DISPATCH; n++) {
         guint8 buf[RECV_BUF_LEN];
@@ -139,7 +196,7 @@ socket_readable_cb(int fd, GIOCondition condition, gpointer user_data)
         const struct timespec   *arrived = NULL;
         ssize_t                  len;
 
-        len = recvmsg(fd, &msg, MSG_TRUNC | MSG_DONTWAIT);
+        len = recvmsg(self->fd, &msg, MSG_TRUNC | MSG_DONTWAIT);
         if (len < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 g_debug("lazy activity socket: %s", g_strerror(errno));
@@ -154,10 +211,77 @@ socket_readable_cb(int fd, GIOCondition condition, gpointer user_data)
                 arrived = (const struct timespec *)CMSG_DATA(c);
         }
         /* A truncated datagram is only ever the wrong size. */
-        take_datagram(self, buf, (gsize)len, &from, info, arrived);
+        g_mutex_lock(&self->lock);
+        take_datagram(self, buf, (gsize)len, &from, info, arrived, &due);
+        g_mutex_unlock(&self->lock);
     }
+    if (due == 0)
+        return;
+    g_mutex_lock(&self->lock);
+    if (self->ready_at == 0 || due < self->ready_at) {
+        self->ready_at = due;
+        /* Thread-safe, and it wakes the context up: GCancellable's source is
+         * made ready from other threads the same way. */
+        g_source_set_ready_time(self->wakes_source, due);
+    }
+    g_mutex_unlock(&self->lock);
+}
+
+static gpointer
+thread_func(gpointer user_data)
+{
+    WgmLazy      *self   = user_data;
+    struct pollfd fds[2] = { { self->fd, POLLIN, 0 }, { self->stop_fd, POLLIN, 0 } };
+
+    for (;;) {
+        if (poll(fds, G_N_ELEMENTS(fds), -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            g_warning("lazy activity socket: poll: %s; lazy peers wake no more", g_strerror(errno));
+            break;
+        }
+        if (fds[1].revents)
+            break;
+        if (fds[0].revents)
+            read_datagrams(self);
+    }
+    return NULL;
+}
+
+/* The main loop: the wake-ups the thread queued. */
+static gboolean
+wakes_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+    WgmLazy *self           = user_data;
+    g_autoptr(GArray) wakes = g_array_new(FALSE, FALSE, sizeof(PendingWake));
+
+    g_autofree WgmLazyWake *batch = NULL;
+
+    g_mutex_lock(&self->lock);
+    /* Swapped out: the thread goes on queueing while these are handled. */
+    {
+        GArray *tmp = self->wakes;
+
+        self->wakes = wakes;
+        wakes       = tmp;
+    }
+    self->ready_at = 0;
+    g_source_set_ready_time(source, -1);
+    g_mutex_unlock(&self->lock);
+
+    batch = g_new(WgmLazyWake, wakes->len);
+    for (guint i = 0; i < wakes->len; i++) {
+        PendingWake *pending = &g_array_index(wakes, PendingWake, i);
+
+        batch[i]            = pending->wake;
+        batch[i].initiation = pending->initiation;
+    }
+    if (wakes->len > 0)
+        self->wake(batch, wakes->len, self->user_data);
     return G_SOURCE_CONTINUE;
 }
+
+static GSourceFuncs wakes_funcs = { .dispatch = wakes_dispatch };
 
 /* A raw UDP socket that only sends: without the filter the kernel would
  * queue a copy of every UDP datagram the host receives to it. */
@@ -227,6 +351,7 @@ wgm_lazy_new(WgmLazyWakeFunc wake, gpointer user_data, GError **error)
     g_autoptr(WgmLazy) self = g_new0(WgmLazy, 1);
 
     self->fd        = -1;
+    self->stop_fd   = -1;
     self->raw4      = -1;
     self->raw6      = -1;
     self->wake      = wake;
@@ -234,8 +359,16 @@ wgm_lazy_new(WgmLazyWakeFunc wake, gpointer user_data, GError **error)
     self->pool      = wgm_lazy_pool_new(WGM_LAZY_POOL_FIRST, WGM_LAZY_POOL_LAST);
     self->by_addr   = g_hash_table_new(NULL, NULL);
     self->by_key    = g_hash_table_new_full(wgm_key_hash, wgm_key_equal_func, NULL, g_free);
+    self->wakes     = g_array_new(FALSE, FALSE, sizeof(PendingWake));
+    g_mutex_init(&self->lock);
     if (!open_socket(self, error))
         return NULL;
+    self->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (self->stop_fd < 0) {
+        g_set_error(
+            error, WGM_ERROR, WGM_ERROR_FAILED, "lazy connections: eventfd: %s", g_strerror(errno));
+        return NULL;
+    }
 
     self->raw4 = open_raw(AF_INET);
     self->raw6 = open_raw(AF_INET6);
@@ -244,12 +377,18 @@ wgm_lazy_new(WgmLazyWakeFunc wake, gpointer user_data, GError **error)
                   "it, and the packet that woke it is lost",
                   g_strerror(errno));
 
-    self->source = g_unix_fd_source_new(self->fd, G_IO_IN);
-    g_source_set_callback(self->source, G_SOURCE_FUNC(socket_readable_cb), self, NULL);
-    g_source_set_static_name(self->source, "wgm-lazy-activity");
+    self->wakes_source = g_source_new(&wakes_funcs, sizeof(GSource));
+    g_source_set_callback(self->wakes_source, NULL, self, NULL);
+    g_source_set_static_name(self->wakes_source, "wgm-lazy-wakes");
     /* A wake-up is on the path of a packet: before anything else that is due. */
-    g_source_set_priority(self->source, G_PRIORITY_HIGH);
-    g_source_attach(self->source, g_main_context_get_thread_default());
+    g_source_set_priority(self->wakes_source, G_PRIORITY_HIGH);
+    g_source_attach(self->wakes_source, g_main_context_get_thread_default());
+
+    self->thread = g_thread_try_new("wgm-lazy", thread_func, self, error);
+    if (!self->thread) {
+        g_prefix_error(error, "lazy connections: ");
+        return NULL;
+    }
     g_debug("lazy activity socket on port %u", self->port);
     return g_steal_pointer(&self);
 }
@@ -259,10 +398,19 @@ wgm_lazy_free(WgmLazy *self)
 {
     if (!self)
         return;
-    if (self->source) {
-        g_source_destroy(self->source);
-        g_source_unref(self->source);
+    if (self->thread) {
+        guint64 one = 1;
+
+        if (write(self->stop_fd, &one, sizeof(one)) != sizeof(one))
+            g_error("lazy activity socket: cannot stop its thread: %s", g_strerror(errno));
+        g_thread_join(self->thread);
     }
+    if (self->wakes_source) {
+        g_source_destroy(self->wakes_source);
+        g_source_unref(self->wakes_source);
+    }
+    if (self->stop_fd >= 0)
+        close(self->stop_fd);
     if (self->fd >= 0)
         close(self->fd);
     if (self->raw4 >= 0)
@@ -272,6 +420,8 @@ wgm_lazy_free(WgmLazy *self)
     g_clear_pointer(&self->by_addr, g_hash_table_unref);
     g_clear_pointer(&self->by_key, g_hash_table_unref);
     g_clear_pointer(&self->pool, wgm_lazy_pool_free);
+    g_clear_pointer(&self->wakes, g_array_unref);
+    g_mutex_clear(&self->lock);
     g_free(self);
 }
 
@@ -284,7 +434,9 @@ wgm_lazy_get_port(WgmLazy *self)
 void
 wgm_lazy_set_listen_port(WgmLazy *self, guint16 listen_port)
 {
+    g_mutex_lock(&self->lock);
     self->listen_port = listen_port;
+    g_mutex_unlock(&self->lock);
 }
 
 static void
@@ -313,8 +465,10 @@ wgm_lazy_add_peer(WgmLazy      *self,
         peer->public_key = *public_key;
         peer->addr       = addr;
         wgm_lazy_mac1_key(public_key, peer->mac1_key);
+        g_mutex_lock(&self->lock);
         g_hash_table_insert(self->by_key, &peer->public_key, peer);
         g_hash_table_insert(self->by_addr, GUINT_TO_POINTER(addr), peer);
+        g_mutex_unlock(&self->lock);
     }
     fill_endpoint(self, peer, lazy_endpoint);
     return TRUE;
@@ -327,9 +481,30 @@ wgm_lazy_remove_peer(WgmLazy *self, const WgmKey *public_key)
 
     if (!peer)
         return;
-    g_hash_table_remove(self->by_addr, GUINT_TO_POINTER(peer->addr));
     wgm_lazy_pool_release(self->pool, peer->addr);
+    g_mutex_lock(&self->lock);
+    g_hash_table_remove(self->by_addr, GUINT_TO_POINTER(peer->addr));
     g_hash_table_remove(self->by_key, public_key);
+    g_mutex_unlock(&self->lock);
+}
+
+void
+wgm_lazy_arm(WgmLazy *self, const WgmKey *public_key, const WgmEndpoint *replay_to)
+{
+    LazyPeer *peer = g_hash_table_lookup(self->by_key, public_key);
+
+    if (!peer)
+        return;
+    if (replay_to && !wgm_lazy_can_replay(self, replay_to->addr.family))
+        replay_to = NULL;
+    /* Called for every peer the scheduler looks at: mostly no change. */
+    if (!replay_to ? !peer->armed : peer->armed && wgm_endpoint_equal(&peer->replay_to, replay_to))
+        return;
+    g_mutex_lock(&self->lock);
+    peer->armed = replay_to != NULL;
+    if (replay_to)
+        peer->replay_to = *replay_to;
+    g_mutex_unlock(&self->lock);
 }
 
 gboolean
@@ -342,7 +517,8 @@ wgm_lazy_reserve(WgmLazy *self, const WgmIpAddr *addr, GError **error)
     host = ntohl(addr->addr4);
     if (!wgm_lazy_pool_contains(self->pool, host))
         return TRUE;
-    /* Two peers behind one address share the reservation. */
+    /* Two peers behind one address share the reservation (by_addr changes
+     * only on this thread: no lock needed to read it here). */
     if (!g_hash_table_contains(self->by_addr, GUINT_TO_POINTER(host))) {
         wgm_lazy_pool_reserve(self->pool, host, NULL);
         return TRUE;
@@ -363,12 +539,12 @@ wgm_lazy_can_replay(WgmLazy *self, int family)
     return (family == AF_INET6 ? self->raw6 : self->raw4) >= 0;
 }
 
-gboolean
-wgm_lazy_replay(WgmLazy           *self,
-                const guint8      *initiation,
-                guint16            from_port,
-                const WgmEndpoint *to,
-                GError           **error)
+static gboolean
+send_replay(WgmLazy           *self,
+            const guint8      *initiation,
+            guint16            from_port,
+            const WgmEndpoint *to,
+            GError           **error)
 {
     guint8 packet[8 + WGM_LAZY_INITIATION_LEN];
     union {
@@ -416,10 +592,22 @@ wgm_lazy_replay(WgmLazy           *self,
     return TRUE;
 }
 
-const guint64 *
-wgm_lazy_get_counts(WgmLazy *self)
+gboolean
+wgm_lazy_replay(WgmLazy           *self,
+                const guint8      *initiation,
+                guint16            from_port,
+                const WgmEndpoint *to,
+                GError           **error)
 {
-    return self->counts;
+    return send_replay(self, initiation, from_port, to, error);
+}
+
+void
+wgm_lazy_get_counts(WgmLazy *self, guint64 counts[WGM_LAZY_PACKET_N_VERDICTS])
+{
+    g_mutex_lock(&self->lock);
+    memcpy(counts, self->counts, sizeof(self->counts));
+    g_mutex_unlock(&self->lock);
 }
 
 guint

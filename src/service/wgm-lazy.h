@@ -11,9 +11,13 @@
  * first packet for the peer appears, WireGuard sends a handshake
  * initiation there; a datagram from the interface's own listen port that
  * is such an initiation for the peer at that address (wgm-lazy-packet.h)
- * calls the wake function.  Everything else is counted and dropped, and a
- * dispatch reads a bounded number of datagrams into one stack buffer: no
- * datagram allocates, and a flood cannot starve the main loop.
+ * wakes the peer.  Everything else is counted and dropped, and the socket
+ * is read a bounded number of datagrams at a time into one stack buffer:
+ * no datagram allocates, and a flood cannot starve anything.
+ *
+ * The socket is read by a thread of its own, so that the replay (below)
+ * does not wait for the main loop; the wake function is then called on
+ * the main loop.
  *
  * Activation replays the captured initiation from the listen port to the
  * peer's real endpoint through a raw socket (IPv4 or IPv6); the peer's
@@ -31,13 +35,30 @@
 
 typedef struct _WgmLazy WgmLazy;
 
-/* @initiation is WGM_LAZY_INITIATION_LEN bytes, valid during the call. */
-typedef void (*WgmLazyWakeFunc)(const WgmKey *public_key,
-                                const guint8 *initiation,
-                                gpointer      user_data);
+typedef struct {
+    WgmKey        public_key;
+    const guint8 *initiation; /* WGM_LAZY_INITIATION_LEN bytes, valid during the call */
+    /* The thread already replayed it (the peer was armed), to: */
+    gboolean    replayed;
+    WgmEndpoint replayed_to;
+    /* Milliseconds from the kernel's receive time to the replay (or to the
+     * wake-up being queued, if not replayed); -1 if unknown. */
+    double since_arrival_ms;
+} WgmLazyWake;
 
-/* Binds the activity socket (an ephemeral port) and opens the raw sockets
- * if allowed; the socket is watched on the thread-default main context. */
+/* Called on the main context wgm_lazy_new() ran on, with every wake-up
+ * queued since the last call.  One that was replayed comes
+ * WGM_LAZY_WAKE_DELAY_MS after its replay: on a LAN the handshake completes
+ * within a millisecond or two, and work of ours (and of wireguard-go
+ * answering us) in the meantime would only compete with it for the CPU;
+ * any other comes at once. */
+typedef void (*WgmLazyWakeFunc)(const WgmLazyWake *wakes, guint n_wakes, gpointer user_data);
+
+#define WGM_LAZY_WAKE_DELAY_MS 10
+
+/* Binds the activity socket (an ephemeral port), opens the raw sockets if
+ * allowed and starts the thread that reads the socket; wake-ups are
+ * delivered on the thread-default main context. */
 WgmLazy *wgm_lazy_new(WgmLazyWakeFunc wake, gpointer user_data, GError **error);
 void     wgm_lazy_free(WgmLazy *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(WgmLazy, wgm_lazy_free)
@@ -55,6 +76,10 @@ gboolean wgm_lazy_add_peer(WgmLazy      *self,
                            WgmEndpoint  *lazy_endpoint,
                            GError      **error);
 void     wgm_lazy_remove_peer(WgmLazy *self, const WgmKey *public_key);
+/* While @public_key is Idle on its loopback address and its real endpoint
+ * is known: the thread replays the next initiation for it to @replay_to at
+ * once, and disarms it.  NULL (or a family without a raw socket) disarms. */
+void wgm_lazy_arm(WgmLazy *self, const WgmKey *public_key, const WgmEndpoint *replay_to);
 /* @addr is somebody's real endpoint: never hand it out.  Outside the
  * loopback range of lazy peers: TRUE, nothing to do; already a lazy peer's
  * address: FALSE with an error naming it. */
@@ -71,10 +96,6 @@ gboolean wgm_lazy_replay(WgmLazy           *self,
                          const WgmEndpoint *to,
                          GError           **error);
 
-/* During a wake function: milliseconds since the initiation arrived (the
- * kernel's receive time), -1 if unknown. */
-double wgm_lazy_since_arrival(WgmLazy *self);
-
-/* Datagrams seen, by verdict (WGM_LAZY_PACKET_N_VERDICTS of them). */
-const guint64 *wgm_lazy_get_counts(WgmLazy *self);
-guint          wgm_lazy_get_n_peers(WgmLazy *self);
+/* Datagrams seen so far, by verdict. */
+void  wgm_lazy_get_counts(WgmLazy *self, guint64 counts[WGM_LAZY_PACKET_N_VERDICTS]);
+guint wgm_lazy_get_n_peers(WgmLazy *self);

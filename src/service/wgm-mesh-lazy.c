@@ -93,100 +93,74 @@ void
 wgm_mesh_lazy_unpark(WgmMesh *self, WgmPeer *peer)
 {
     unpark(peer, wgm_mesh_now_mono(self));
+    wgm_mesh_lazy_arm(self, peer);
 }
 
-/* After a replay: WireGuard is told the real endpoint (and keepalive) of
- * every peer woken since, in one transaction, and D-Bus hears of it.  This
- * waits WAKE_FOLLOW_UP_MS: on a LAN the handshake completes within a
- * millisecond or two, and work of ours (and of wireguard-go answering us)
- * in the meantime would only compete with it for the CPU.  Nothing needs
- * it sooner: the other side's response already makes WireGuard use the
- * endpoint it came from. */
-#define WAKE_FOLLOW_UP_MS 10
-
-static gboolean
-wake_follow_up(gpointer user_data)
+void
+wgm_mesh_lazy_arm(WgmMesh *self, WgmPeer *peer)
 {
-    WgmMesh *self                     = user_data;
-    g_autoptr(WgmDeviceUpdate) update = wgm_device_update_new();
-    char buf[WGM_IP_STRLEN];
+    if (self->lazy && peer->has_lazy_endpoint)
+        wgm_lazy_arm(self->lazy,
+                     &peer->public_key,
+                     peer->parked && peer->has_endpoint ? &peer->endpoint : NULL);
+}
 
-    g_clear_pointer(&self->wake_source, g_source_unref);
-    for (guint i = 0; i < self->woken->len; i++) {
-        const WgmMeshWoken *woken = &g_array_index(self->woken, WgmMeshWoken, i);
-        WgmPeer            *peer  = wgm_mesh_lookup_peer(self, &woken->public_key);
-        gint64              now_mono;
-        WgmPeerUpdate      *pu;
+/* One peer WireGuard sent an initiation to: there is traffic for it. */
+static void
+wake_one(WgmMesh *self, const WgmLazyWake *w, WgmDeviceUpdate *update, gint64 now_mono)
+{
+    WgmPeer *peer           = wgm_mesh_lookup_peer(self, &w->public_key);
+    g_autoptr(GError) error = NULL;
+    gboolean       replayed = FALSE;
+    WgmPeerUpdate *pu;
+    char           buf[WGM_IP_STRLEN];
 
-        if (!peer || peer->parked)
-            continue;
-        wgm_peer_info(peer,
-                      "traffic for the idle peer: replayed WireGuard's handshake initiation to %s "
-                      "(%.2f ms after it came)",
-                      wgm_endpoint_to_string(&peer->endpoint, buf),
-                      woken->replay_ms);
-        now_mono = wgm_mesh_now_mono(self);
-        wgm_peer_update_state(peer, wgm_mesh_now_real(self), now_mono);
-        wgm_mesh_plan_peer(self, peer, now_mono);
+    /* Retransmissions and initiations already on their way when it woke
+     * (a replay of one of them by the thread is harmless: WireGuard drops
+     * a response to a handshake it no longer waits for). */
+    if (!peer || !peer->parked)
+        return;
+
+    peer->parked      = FALSE;
+    peer->wanted      = TRUE;
+    peer->active_mono = now_mono;
+    wgm_lazy_arm(self->lazy, &peer->public_key, NULL);
+    wgm_peer_begin_attempt(peer, now_mono, FALSE);
+
+    if (peer->has_endpoint) {
+        /* Replayed by the thread to the endpoint the peer still has: the
+         * other side answered WireGuard's own initiation, the handshake is
+         * done (or on its way) and so is the packet that woke the peer.
+         * Otherwise (not armed, or its name resolved anew) replay here. */
+        replayed = w->replayed && wgm_endpoint_equal(&w->replayed_to, &peer->endpoint);
+        if (replayed)
+            wgm_peer_info(peer,
+                          "traffic for the idle peer: replayed WireGuard's handshake initiation "
+                          "to %s (%.2f ms after it came)",
+                          wgm_endpoint_to_string(&peer->endpoint, buf),
+                          w->since_arrival_ms);
+        else if (wgm_lazy_can_replay(self->lazy, peer->endpoint.addr.family)) {
+            replayed = wgm_lazy_replay(
+                self->lazy, w->initiation, (guint16)self->listen_port, &peer->endpoint, &error);
+            if (replayed)
+                wgm_peer_info(peer,
+                              "traffic for the idle peer: replayed WireGuard's handshake "
+                              "initiation to %s",
+                              wgm_endpoint_to_string(&peer->endpoint, buf));
+            else
+                wgm_peer_warning(peer, "%s; re-creating it instead", error->message);
+        }
+    }
+    if (replayed) {
+        /* Nothing needed the real endpoint sooner: the other side's
+         * response already makes WireGuard use the address it came from. */
+        wgm_guard_acted(&peer->guard, WGM_GUARD_ACTION_KICK, FALSE, now_mono);
+        wgm_peer_kicked(peer, now_mono);
         pu                       = wgm_device_update_add_peer(update, &peer->public_key);
         pu->has_endpoint         = TRUE;
         pu->endpoint             = peer->endpoint;
         pu->persistent_keepalive = peer->persistent_keepalive;
-    }
-    g_array_set_size(self->woken, 0);
-    if (update->peers->len > 0)
-        lazy_apply(self, update, "waking lazy peers");
-    wgm_mesh_poll_soon(self, wgm_mesh_now_mono(self));
-    wgm_mesh_emit_changes(self);
-    wgm_mesh_reschedule(self);
-    return G_SOURCE_REMOVE;
-}
-
-/* WireGuard sent @peer an initiation: there is traffic for it. */
-static void
-wake(const WgmKey *public_key, const guint8 *initiation, gpointer user_data)
-{
-    WgmMesh *self                     = user_data;
-    WgmPeer *peer                     = wgm_mesh_lookup_peer(self, public_key);
-    g_autoptr(WgmDeviceUpdate) update = NULL;
-    g_autoptr(GError) error           = NULL;
-    gboolean       replayed           = FALSE;
-    gint64         now_mono;
-    WgmPeerUpdate *pu;
-
-    /* Retransmissions and initiations already on their way when it woke. */
-    if (!peer || !peer->parked || !self->running)
-        return;
-
-    now_mono          = wgm_mesh_now_mono(self);
-    update            = wgm_device_update_new();
-    peer->parked      = FALSE;
-    peer->wanted      = TRUE;
-    peer->active_mono = now_mono;
-    wgm_peer_begin_attempt(peer, now_mono, FALSE);
-
-    if (peer->has_endpoint && wgm_lazy_can_replay(self->lazy, peer->endpoint.addr.family)) {
-        replayed = wgm_lazy_replay(
-            self->lazy, initiation, (guint16)self->listen_port, &peer->endpoint, &error);
-        if (!replayed)
-            wgm_peer_warning(peer, "%s; re-creating it instead", error->message);
-    }
-    if (replayed) {
-        /* The other side answers WireGuard's own initiation: the handshake
-         * completes and the packet that woke the peer goes out.  The rest,
-         * even the log line and the state change, waits until it has
-         * (wake_follow_up()). */
-        WgmMeshWoken woken = { peer->public_key, wgm_lazy_since_arrival(self->lazy) };
-
-        wgm_guard_acted(&peer->guard, WGM_GUARD_ACTION_KICK, FALSE, now_mono);
-        wgm_peer_kicked(peer, now_mono);
-        g_array_append_val(self->woken, woken);
-        if (!self->wake_source)
-            self->wake_source = wgm_source_attach(
-                g_timeout_source_new(WAKE_FOLLOW_UP_MS), wake_follow_up, self, "wgm-lazy-wake");
-        return;
-    }
-    if (peer->has_endpoint) {
+    } else if (peer->has_endpoint) {
         /* Without a raw socket: a new handshake at once, but the packet
          * that woke the peer is lost with the peer WireGuard forgets. */
         wgm_peer_info(peer, "traffic for the idle peer: re-creating it for a handshake");
@@ -207,7 +181,28 @@ wake(const WgmKey *public_key, const guint8 *initiation, gpointer user_data)
     }
     wgm_peer_update_state(peer, wgm_mesh_now_real(self), now_mono);
     wgm_mesh_plan_peer(self, peer, now_mono);
-    lazy_apply(self, update, "waking a lazy peer");
+}
+
+/* The activity socket's wake-ups: those it replayed come a moment after
+ * the replay (WGM_LAZY_WAKE_DELAY_MS), together.  WireGuard is told their
+ * real endpoints and keepalives in one transaction, and D-Bus hears of
+ * them. */
+static void
+wake(const WgmLazyWake *wakes, guint n_wakes, gpointer user_data)
+{
+    WgmMesh *self                     = user_data;
+    g_autoptr(WgmDeviceUpdate) update = NULL;
+    gint64 now_mono;
+
+    if (!self->running)
+        return;
+    now_mono = wgm_mesh_now_mono(self);
+    update   = wgm_device_update_new();
+    for (guint i = 0; i < n_wakes; i++)
+        wake_one(self, &wakes[i], update, now_mono);
+    if (update->peers->len == 0)
+        return;
+    lazy_apply(self, update, "waking lazy peers");
     wgm_mesh_poll_soon(self, now_mono);
     wgm_mesh_emit_changes(self);
     wgm_mesh_reschedule(self);
@@ -381,8 +376,6 @@ wgm_mesh_lazy_peer_added(WgmMesh *self, WgmPeer *peer, gint64 now_mono)
 void
 wgm_mesh_lazy_stop(WgmMesh *self)
 {
-    wgm_clear_source(&self->wake_source);
-    g_array_set_size(self->woken, 0);
     g_clear_pointer(&self->lazy, wgm_lazy_free);
 }
 

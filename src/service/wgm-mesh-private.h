@@ -10,11 +10,6 @@
 #include "wgm-lazy.h"
 #include "wgm-mesh.h"
 
-typedef struct {
-    WgmKey public_key;
-    double replay_ms; /* the replay left this long after the initiation arrived */
-} WgmMeshWoken;
-
 struct _WgmMesh {
     GObject parent_instance;
 
@@ -45,9 +40,7 @@ struct _WgmMesh {
     gint64 last_network_change; /* realtime */
 
     /* lazy connections (wgm-mesh-lazy.c) */
-    WgmLazy *lazy;        /* the activity socket, from start on */
-    GArray  *woken;       /* of WgmMeshWoken: replayed, not yet told to WireGuard */
-    GSource *wake_source; /* gives it, a moment after the replay */
+    WgmLazy *lazy; /* the activity socket, from start on */
     gboolean lazy_connections;
     guint    inactivity_timeout; /* seconds */
 
@@ -98,6 +91,9 @@ void wgm_mesh_lazy_gave_up(WgmMesh *self, WgmPeer *peer);
 void wgm_mesh_lazy_peer_added(WgmMesh *self, WgmPeer *peer, gint64 now_mono);
 /* A parked peer is to connect without a wake-up (ConnectPeer). */
 void wgm_mesh_lazy_unpark(WgmMesh *self, WgmPeer *peer);
+/* Tells the activity socket's thread where to replay @peer's next
+ * initiation: its real endpoint while it is parked, nowhere otherwise. */
+void wgm_mesh_lazy_arm(WgmMesh *self, WgmPeer *peer);
 /* Makes the next poll come soon (a handshake is awaited). */
 void wgm_mesh_poll_soon(WgmMesh *self, gint64 now_mono);
 

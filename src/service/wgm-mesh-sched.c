@@ -67,6 +67,9 @@ wgm_mesh_plan_peer(WgmMesh *self, WgmPeer *peer, gint64 now_mono)
         peer->next_retry = retry;
         peer->dirty      = TRUE;
     }
+    /* Parking, waking and new endpoints pass here; one that did not would
+     * only cost the replay from the main loop instead (wake()). */
+    wgm_mesh_lazy_arm(self, peer);
 }
 
 /* ---- the full configuration (start, restart) ---------------------------- */

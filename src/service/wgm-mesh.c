@@ -88,7 +88,6 @@ wgm_mesh_init(WgmMesh *self)
     self->cancellable  = g_cancellable_new();
     self->clock        = (WgmMeshClock){ glib_mono, glib_real, NULL };
     self->rand         = g_rand_new();
-    self->woken        = g_array_new(FALSE, FALSE, sizeof(WgmMeshWoken));
 }
 
 static void
@@ -112,7 +111,6 @@ wgm_mesh_finalize(GObject *object)
     g_clear_object(&self->cancellable);
     g_clear_pointer(&self->crash_backoff, wgm_backoff_free);
     g_rand_free(self->rand);
-    g_array_unref(self->woken);
     G_OBJECT_CLASS(wgm_mesh_parent_class)->finalize(object);
 }
 
