@@ -34,6 +34,7 @@ typedef struct {
     guint8      mac1_key[WGM_LAZY_MAC1_KEY_LEN];
     gboolean    armed; /* the thread replays the next initiation to replay_to */
     WgmEndpoint replay_to;
+    gboolean    wake_pending; /* queued for the main loop: not armed again meanwhile */
 } LazyPeer;
 
 typedef struct {
@@ -67,26 +68,23 @@ struct _WgmLazy {
     GMutex      lock;
     GHashTable *by_addr; /* GUINT_TO_POINTER(addr) -> LazyPeer* */
     guint16     listen_port;
-    GArray     *wakes;    /* of PendingWake, for the main loop */
-    gint64      ready_at; /* monotonic: when @wakes_source dispatches them; 0: not set */
+    GArray     *wakes;         /* of PendingWake, for the main loop */
+    gint64      ready_at;      /* monotonic: when @wakes_source dispatches them; 0: not set */
+    guint64     dropped_wakes; /* MAX_PENDING_WAKES were waiting */
     guint64     counts[WGM_LAZY_PACKET_N_VERDICTS];
 };
 
-/* Under @lock. */
+/* The first datagram of each kind is worth a line; a flood is not. */
 static void
-count(WgmLazy *self, WgmLazyVerdict verdict, guint32 dst)
+log_first(WgmLazyVerdict verdict, guint32 dst)
 {
-    char buf[WGM_IP_STRLEN];
+    WgmIpAddr addr = { .family = AF_INET, .addr4 = htonl(dst) };
+    char      buf[WGM_IP_STRLEN];
 
-    /* The first of each kind is worth a line; a flood is not. */
-    if (self->counts[verdict]++ == 0 && verdict != WGM_LAZY_PACKET_INITIATION) {
-        WgmIpAddr addr = { .family = AF_INET, .addr4 = htonl(dst) };
-
-        g_message("lazy activity socket: dropped a datagram to %s (%s); further ones are "
-                  "only counted",
-                  wgm_ip_addr_to_string(&addr, buf),
-                  wgm_lazy_verdict_to_string(verdict));
-    }
+    g_message("lazy activity socket: dropped a datagram to %s (%s); further ones are "
+              "only counted",
+              wgm_ip_addr_to_string(&addr, buf),
+              wgm_lazy_verdict_to_string(verdict));
 }
 
 static double
@@ -107,9 +105,48 @@ static gboolean send_replay(WgmLazy           *self,
                             const WgmEndpoint *to,
                             GError           **error);
 
-/* One datagram, under @lock: what it is; if it is an initiation for a lazy
- * peer, the replay (if the peer is armed) and a wake-up for the main loop,
- * which @due says when to dispatch. */
+/* Under @lock: what a datagram is, counted.  For an initiation, @pending
+ * gets the peer's key and @replay_to where to replay it (if armed, which
+ * it then no longer is). */
+static WgmLazyVerdict
+judge(WgmLazy                  *self,
+      const guint8             *data,
+      gsize                     len,
+      const struct sockaddr_in *from,
+      const struct in_pktinfo  *info,
+      PendingWake              *pending,
+      WgmEndpoint             **replay_to,
+      gboolean                 *first)
+{
+    guint32        dst = info ? ntohl(info->ipi_addr.s_addr) : 0;
+    LazyPeer      *peer;
+    WgmLazyVerdict verdict;
+
+    if (!info || (!self->bound_to_lo && info->ipi_ifindex != self->lo_ifindex)
+        || !wgm_lazy_packet_source_ok(
+            ntohl(from->sin_addr.s_addr), ntohs(from->sin_port), self->listen_port))
+        verdict = WGM_LAZY_PACKET_WRONG_SOURCE;
+    else if (!(peer = g_hash_table_lookup(self->by_addr, GUINT_TO_POINTER(dst))))
+        verdict = WGM_LAZY_PACKET_UNKNOWN_PEER;
+    else
+        verdict = wgm_lazy_packet_classify(data, len, peer->mac1_key);
+    *first = self->counts[verdict]++ == 0;
+    if (verdict != WGM_LAZY_PACKET_INITIATION)
+        return verdict;
+
+    pending->wake.public_key = peer->public_key;
+    if (peer->armed) {
+        /* Once: a retransmission is the main loop's to judge. */
+        peer->armed = FALSE;
+        **replay_to = peer->replay_to;
+    } else
+        *replay_to = NULL;
+    return verdict;
+}
+
+/* One datagram: what it is; if it is an initiation for a lazy peer, the
+ * replay (if the peer is armed) and a wake-up for the main loop, which @due
+ * says when to dispatch.  Nothing is logged or sent under @lock. */
 static void
 take_datagram(WgmLazy                  *self,
               const guint8             *data,
@@ -119,45 +156,54 @@ take_datagram(WgmLazy                  *self,
               const struct timespec    *arrived,
               gint64                   *due)
 {
-    guint32        dst = info ? ntohl(info->ipi_addr.s_addr) : 0;
-    LazyPeer      *peer;
-    WgmLazyVerdict verdict;
     PendingWake    pending = { 0 };
+    WgmEndpoint    target;
+    WgmEndpoint   *replay_to = &target;
+    WgmLazyVerdict verdict;
+    gboolean       first, queued = FALSE, first_drop = FALSE;
     gint64         at;
 
-    if (!info || (!self->bound_to_lo && info->ipi_ifindex != self->lo_ifindex)
-        || !wgm_lazy_packet_source_ok(
-            ntohl(from->sin_addr.s_addr), ntohs(from->sin_port), self->listen_port)) {
-        count(self, WGM_LAZY_PACKET_WRONG_SOURCE, dst);
+    g_mutex_lock(&self->lock);
+    verdict = judge(self, data, len, from, info, &pending, &replay_to, &first);
+    g_mutex_unlock(&self->lock);
+    if (verdict != WGM_LAZY_PACKET_INITIATION) {
+        if (first)
+            log_first(verdict, info ? ntohl(info->ipi_addr.s_addr) : 0);
         return;
     }
-    peer = g_hash_table_lookup(self->by_addr, GUINT_TO_POINTER(dst));
-    if (!peer) {
-        count(self, WGM_LAZY_PACKET_UNKNOWN_PEER, dst);
-        return;
-    }
-    verdict = wgm_lazy_packet_classify(data, len, peer->mac1_key);
-    count(self, verdict, dst);
-    if (verdict != WGM_LAZY_PACKET_INITIATION || self->wakes->len >= MAX_PENDING_WAKES)
-        return;
 
-    pending.wake.public_key = peer->public_key;
     memcpy(pending.initiation, data, WGM_LAZY_INITIATION_LEN);
-    if (peer->armed) {
+    if (replay_to) {
         g_autoptr(GError) error = NULL;
 
-        /* Once: a retransmission is the main loop's to judge. */
-        peer->armed = FALSE;
-        if (send_replay(self, data, self->listen_port, &peer->replay_to, &error)) {
+        if (send_replay(self, data, ntohs(from->sin_port), replay_to, &error)) {
             pending.wake.replayed    = TRUE;
-            pending.wake.replayed_to = peer->replay_to;
+            pending.wake.replayed_to = *replay_to;
         } else {
             /* The main loop tries again, and says so if it fails too. */
             g_debug("lazy activity socket: %s", error->message);
         }
     }
     pending.wake.since_arrival_ms = ms_since(arrived);
-    g_array_append_val(self->wakes, pending);
+
+    g_mutex_lock(&self->lock);
+    if (self->wakes->len < MAX_PENDING_WAKES) {
+        LazyPeer *peer = g_hash_table_lookup(self->by_key, &pending.wake.public_key);
+
+        g_array_append_val(self->wakes, pending);
+        if (peer)
+            peer->wake_pending = TRUE;
+        queued = TRUE;
+    } else
+        first_drop = self->dropped_wakes++ == 0;
+    g_mutex_unlock(&self->lock);
+    if (first_drop)
+        g_warning("lazy activity socket: %u wake-ups wait for the main loop; further ones are "
+                  "dropped (a peer woken meanwhile still is, by its replay)",
+                  MAX_PENDING_WAKES);
+    if (!queued)
+        return;
+
     /* A replayed peer's handshake is under way: the main loop hears of it
      * once it is done (WGM_LAZY_WAKE_DELAY_MS).  Any other waits for it. */
     at = g_get_monotonic_time();
@@ -211,9 +257,7 @@ read_datagrams(WgmLazy *self)
                 arrived = (const struct timespec *)CMSG_DATA(c);
         }
         /* A truncated datagram is only ever the wrong size. */
-        g_mutex_lock(&self->lock);
         take_datagram(self, buf, (gsize)len, &from, info, arrived, &due);
-        g_mutex_unlock(&self->lock);
     }
     if (due == 0)
         return;
@@ -242,6 +286,11 @@ thread_func(gpointer user_data)
         }
         if (fds[1].revents)
             break;
+        if (fds[0].revents & POLLNVAL) {
+            g_warning("lazy activity socket: closed under the thread; lazy peers wake no more");
+            break;
+        }
+        /* An error (POLLERR) is cleared by the next recvmsg(). */
         if (fds[0].revents)
             read_datagrams(self);
     }
@@ -267,6 +316,13 @@ wakes_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
     }
     self->ready_at = 0;
     g_source_set_ready_time(source, -1);
+    for (guint i = 0; i < wakes->len; i++) {
+        LazyPeer *peer = g_hash_table_lookup(self->by_key,
+                                             &g_array_index(wakes, PendingWake, i).wake.public_key);
+
+        if (peer)
+            peer->wake_pending = FALSE;
+    }
     g_mutex_unlock(&self->lock);
 
     batch = g_new(WgmLazyWake, wakes->len);
@@ -371,10 +427,14 @@ wgm_lazy_new(WgmLazyWakeFunc wake, gpointer user_data, GError **error)
     }
 
     self->raw4 = open_raw(AF_INET);
-    self->raw6 = open_raw(AF_INET6);
     if (self->raw4 < 0)
         g_message("lazy connections: no raw socket (%s): a lazy peer is woken by re-creating "
                   "it, and the packet that woke it is lost",
+                  g_strerror(errno));
+    self->raw6 = open_raw(AF_INET6);
+    if (self->raw6 < 0 && self->raw4 >= 0)
+        g_message("lazy connections: no IPv6 raw socket (%s): a lazy peer with an IPv6 "
+                  "endpoint is woken by re-creating it, and the packet that woke it is lost",
                   g_strerror(errno));
 
     self->wakes_source = g_source_new(&wakes_funcs, sizeof(GSource));
@@ -483,6 +543,11 @@ wgm_lazy_remove_peer(WgmLazy *self, const WgmKey *public_key)
         return;
     wgm_lazy_pool_release(self->pool, peer->addr);
     g_mutex_lock(&self->lock);
+    /* Not woken later, should the key come back. */
+    for (guint i = self->wakes->len; i-- > 0;) {
+        if (wgm_key_equal(&g_array_index(self->wakes, PendingWake, i).wake.public_key, public_key))
+            g_array_remove_index(self->wakes, i);
+    }
     g_hash_table_remove(self->by_addr, GUINT_TO_POINTER(peer->addr));
     g_hash_table_remove(self->by_key, public_key);
     g_mutex_unlock(&self->lock);
@@ -497,13 +562,14 @@ wgm_lazy_arm(WgmLazy *self, const WgmKey *public_key, const WgmEndpoint *replay_
         return;
     if (replay_to && !wgm_lazy_can_replay(self, replay_to->addr.family))
         replay_to = NULL;
-    /* Called for every peer the scheduler looks at: mostly no change. */
-    if (!replay_to ? !peer->armed : peer->armed && wgm_endpoint_equal(&peer->replay_to, replay_to))
-        return;
     g_mutex_lock(&self->lock);
-    peer->armed = replay_to != NULL;
-    if (replay_to)
-        peer->replay_to = *replay_to;
+    /* A peer the thread has just woken stays disarmed until the main loop
+     * hears of it: another initiation meanwhile is its to judge. */
+    if (!replay_to || !peer->wake_pending) {
+        peer->armed = replay_to != NULL;
+        if (replay_to)
+            peer->replay_to = *replay_to;
+    }
     g_mutex_unlock(&self->lock);
 }
 

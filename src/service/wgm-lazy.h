@@ -47,11 +47,11 @@ typedef struct {
 } WgmLazyWake;
 
 /* Called on the main context wgm_lazy_new() ran on, with every wake-up
- * queued since the last call.  One that was replayed comes
- * WGM_LAZY_WAKE_DELAY_MS after its replay: on a LAN the handshake completes
- * within a millisecond or two, and work of ours (and of wireguard-go
- * answering us) in the meantime would only compete with it for the CPU;
- * any other comes at once. */
+ * queued since the last call.  One that was replayed comes about
+ * WGM_LAZY_WAKE_DELAY_MS after its replay (sooner if another wake-up is
+ * due first): on a LAN the handshake completes within a millisecond or
+ * two, and work of ours (and of wireguard-go answering us) in the meantime
+ * would only compete with it for the CPU; any other comes at once. */
 typedef void (*WgmLazyWakeFunc)(const WgmLazyWake *wakes, guint n_wakes, gpointer user_data);
 
 #define WGM_LAZY_WAKE_DELAY_MS 10
