@@ -32,7 +32,7 @@ PACKAGES_DEMO=(
     libglib2.0-bin         # gdbus
     network-manager        # NetworkManager, nmcli, nm-online
     wireguard-go
-    wireguard-tools        # wg
+    wireguard-tools        # wg; wg-quick for test-wgquick
     dbus                   # dbus-daemon
     iproute2               # ip
     iputils-ping           # ping

@@ -529,6 +529,37 @@ check_interface(WgmConfig *config, GError **error)
     return TRUE;
 }
 
+static WgmConfig *
+config_new(void)
+{
+    WgmConfig *config = g_new0(WgmConfig, 1);
+
+    config->listen_port        = -1;
+    config->dns                = g_array_new(FALSE, FALSE, sizeof(WgmIpAddr));
+    config->dns_search         = g_new0(char *, 1);
+    config->mtu                = 0;
+    config->backend            = WGM_BACKEND_KIND_AUTO;
+    config->inactivity_timeout = WGM_DEFAULT_INACTIVITY_TIMEOUT;
+    config->peers = g_ptr_array_new_with_free_func((GDestroyNotify)wgm_peer_config_free);
+    return config;
+}
+
+gboolean
+wgm_config_check_value(const char *key, const char *value, const char *name, GError **error)
+{
+    g_autoptr(WgmConfig) config = NULL;
+    const KeyParser *parser     = find_data_key(key);
+    g_autofree char *v          = NULL;
+
+    if (!parser)
+        return wgm_parse_fail(error, name, "unknown key");
+    v = g_strstrip(g_strdup(value));
+    if (!v[0])
+        return TRUE;
+    config = config_new();
+    return parser->parse(config, name, v, error);
+}
+
 WgmConfig *
 wgm_config_new_from_setting(NMSettingVpn *s_vpn, GError **error)
 {
@@ -541,15 +572,8 @@ wgm_config_new_from_setting(NMSettingVpn *s_vpn, GError **error)
     g_return_val_if_fail(NM_IS_SETTING_VPN(s_vpn), NULL);
     g_return_val_if_fail(!error || !*error, NULL);
 
-    config                     = g_new0(WgmConfig, 1);
-    config->listen_port        = -1;
-    config->dns                = g_array_new(FALSE, FALSE, sizeof(WgmIpAddr));
-    config->dns_search         = g_new0(char *, 1);
-    config->mtu                = 0;
-    config->backend            = WGM_BACKEND_KIND_AUTO;
-    config->inactivity_timeout = WGM_DEFAULT_INACTIVITY_TIMEOUT;
-    config->peers = g_ptr_array_new_with_free_func((GDestroyNotify)wgm_peer_config_free);
-    by_index      = g_hash_table_new(g_direct_hash, g_direct_equal);
+    config   = config_new();
+    by_index = g_hash_table_new(g_direct_hash, g_direct_equal);
 
     /* Sorted keys: the first error reported does not depend on hash order. */
     data_keys_list = nm_setting_vpn_get_data_keys(s_vpn, NULL);

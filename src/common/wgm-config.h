@@ -57,6 +57,16 @@ WgmConfig *wgm_config_new_from_setting(NMSettingVpn *s_vpn, GError **error);
 void       wgm_config_free(WgmConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(WgmConfig, wgm_config_free)
 
+/* Checks @value of the interface key @key of vpn.data (not a peer key, not
+ * a secret) on its own, by the rules of wgm_config_new_from_setting(), for
+ * importers that report where a value came from: the checks against other
+ * keys (an MTU against an IPv6 address) are left to the whole profile.
+ * Messages start with @name (e.g. the wg-quick key) instead of @key. */
+gboolean wgm_config_check_value(const char *key,
+                                const char *value,
+                                const char *name,
+                                GError    **error);
+
 /* Secret names (vpn.secrets keys) that are missing and that NM may ask an agent
  * for, honouring their flags (NOT_REQUIRED secrets are never asked for;
  * NOT_SAVED/AGENT_OWNED ones are, when absent).  Returns NULL when complete,
