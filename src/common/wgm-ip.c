@@ -364,3 +364,12 @@ wgm_endpoint_equal(const WgmEndpoint *a, const WgmEndpoint *b)
     return a->addr.family == b->addr.family && a->port == b->port
            && memcmp(a->addr.addr, b->addr.addr, addr_len(a->addr.family)) == 0;
 }
+
+gboolean
+wgm_ip_prefix_equal(const WgmIpPrefix *a, const WgmIpPrefix *b)
+{
+    g_return_val_if_fail(a && b, FALSE);
+
+    return a->addr.family == b->addr.family && a->plen == b->plen
+           && memcmp(a->addr.addr, b->addr.addr, addr_len(a->addr.family)) == 0;
+}

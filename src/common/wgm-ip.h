@@ -45,3 +45,5 @@ gboolean wgm_endpoint_split(const char *str, char **out_host, guint16 *out_port,
 gboolean wgm_endpoint_parse(const char *str, WgmEndpoint *out, GError **error); /* literal only */
 const char *wgm_endpoint_to_string(const WgmEndpoint *ep, char buf[WGM_IP_STRLEN]);
 gboolean    wgm_endpoint_equal(const WgmEndpoint *a, const WgmEndpoint *b);
+/* Same family, length and address (host bits included). */
+gboolean wgm_ip_prefix_equal(const WgmIpPrefix *a, const WgmIpPrefix *b);

@@ -638,6 +638,7 @@ wgm_dbus_export_new(GDBusConnection *connection, WgmMesh *mesh, GError **error)
                                 wgm_backend_get_ifname(backend));
     wgm_dbus_mesh_set_backend(WGM_DBUS_MESH(self->mesh_skeleton), wgm_backend_get_name(backend));
     sync_mesh(self);
+    wgm_dbus_export_set_profile_status(self, NULL, NULL);
     if (!g_dbus_interface_skeleton_export(
             G_DBUS_INTERFACE_SKELETON(self->mesh_skeleton), connection, WGM_DBUS_PATH, error)) {
         g_prefix_error(error, "exporting %s: ", WGM_DBUS_PATH);
@@ -652,6 +653,18 @@ wgm_dbus_export_new(GDBusConnection *connection, WgmMesh *mesh, GError **error)
 
     connect_signals(self);
     return self;
+}
+
+void
+wgm_dbus_export_set_profile_status(WgmDBusExport     *self,
+                                   const char *const *pending_reconnect,
+                                   const char        *last_error)
+{
+    static const char *const none[] = { NULL };
+    WgmDBusMesh             *mesh   = WGM_DBUS_MESH(self->mesh_skeleton);
+
+    wgm_dbus_mesh_set_pending_reconnect(mesh, pending_reconnect ? pending_reconnect : none);
+    wgm_dbus_mesh_set_last_error(mesh, last_error ? last_error : "");
 }
 
 void

@@ -15,4 +15,8 @@ typedef struct _WgmDBusExport WgmDBusExport;
 WgmDBusExport *wgm_dbus_export_new(GDBusConnection *connection, WgmMesh *mesh, GError **error);
 /* Unexports everything; NULL-safe. */
 void wgm_dbus_export_free(WgmDBusExport *export);
+/* Mesh.PendingReconnect (NULL: none) and Mesh.LastError (NULL: none). */
+void wgm_dbus_export_set_profile_status(WgmDBusExport *export,
+                                        const char *const *pending_reconnect,
+                                        const char        *last_error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(WgmDBusExport, wgm_dbus_export_free)

@@ -498,6 +498,19 @@ wgm_mesh_set_peer_lazy(WgmMesh *self, const WgmKey *public_key, gboolean lazy, G
     return TRUE;
 }
 
+gboolean
+wgm_mesh_clear_peer_lazy(WgmMesh *self, const WgmKey *public_key, GError **error)
+{
+    WgmPeer *peer = wgm_mesh_lookup_peer(self, public_key);
+
+    if (peer && peer->lazy_override < 0)
+        return TRUE;
+    if (!wgm_mesh_set_peer_lazy(self, public_key, self->lazy_connections, error))
+        return FALSE;
+    peer->lazy_override = -1;
+    return TRUE;
+}
+
 guint
 wgm_mesh_get_inactivity_timeout(WgmMesh *self)
 {

@@ -95,6 +95,8 @@ gboolean wgm_mesh_set_peer_lazy(WgmMesh      *self,
                                 const WgmKey *public_key,
                                 gboolean      lazy,
                                 GError      **error);
+/* Drops that override: the peer follows LazyConnections again. */
+gboolean wgm_mesh_clear_peer_lazy(WgmMesh *self, const WgmKey *public_key, GError **error);
 /* Seconds without traffic after which a woken lazy peer goes Idle again
  * (Mesh.InactivityTimeout); WGM_ERROR_INVALID_SETTING outside
  * wgm_config_inactivity_timeout_min() .. WGM_MAX_INACTIVITY_TIMEOUT. */

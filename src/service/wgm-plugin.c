@@ -14,6 +14,7 @@
 #include "wgm-error.h"
 #include "wgm-mesh.h"
 #include "wgm-netmon.h"
+#include "wgm-profile-watch.h"
 #include "wgm-settings-keys.h"
 
 struct _WgmPlugin {
@@ -23,8 +24,11 @@ struct _WgmPlugin {
     GCancellable *cancellable;
     WgmMesh      *mesh;
     WgmDBusExport *export;
-    gulong     failed_id;
-    WgmNetmon *netmon; /* network changes reset the mesh's guards */
+    gulong           failed_id;
+    WgmNetmon       *netmon; /* network changes reset the mesh's guards */
+    WgmProfileWatch *watch;  /* edits of the profile while up */
+    char            *uuid;   /* of the profile */
+    WgmConfig       *config; /* as applied (secrets: wiped when freed) */
 
     /* What SetConfig/SetIp4Config/SetIp6Config will say, computed from the
      * profile at Connect (no secrets in here). */
@@ -194,6 +198,12 @@ teardown(WgmPlugin *self)
         g_clear_object(&self->cancellable);
     }
     g_clear_object(&self->netmon);
+    if (self->watch) {
+        g_signal_handlers_disconnect_by_data(self->watch, self);
+        g_clear_object(&self->watch);
+    }
+    g_clear_pointer(&self->uuid, g_free);
+    g_clear_pointer(&self->config, wgm_config_free);
     g_clear_pointer(&self->export, wgm_dbus_export_free);
     if (self->mesh) {
         g_clear_signal_handler(&self->failed_id, self->mesh);
@@ -218,6 +228,155 @@ network_changed_cb(WgmNetmon *netmon, const char *what, WgmPlugin *self)
 {
     if (self->mesh)
         wgm_mesh_network_changed(self->mesh, what);
+}
+
+/* ---- edits of the profile while up ------------------------------------- */
+
+/* Keys of @now that differ from @was and cannot be applied live; @now takes
+ * @was's values for them, so that it says what is applied. */
+static GPtrArray *
+pending_reconnect(const WgmConfig *was, WgmConfig *now)
+{
+    GPtrArray *keys = g_ptr_array_new();
+
+    if (!wgm_key_equal(&was->private_key, &now->private_key)) {
+        g_ptr_array_add(keys, (gpointer)WGM_KEY_PRIVATE_KEY);
+        wgm_key_wipe(&now->private_key);
+        now->private_key = was->private_key;
+    }
+    if (was->has_address4 != now->has_address4 || was->has_address6 != now->has_address6
+        || (was->has_address4 && !wgm_ip_prefix_equal(&was->address4, &now->address4))
+        || (was->has_address6 && !wgm_ip_prefix_equal(&was->address6, &now->address6))) {
+        g_ptr_array_add(keys, (gpointer)WGM_KEY_ADDRESS);
+        now->has_address4 = was->has_address4;
+        now->address4     = was->address4;
+        now->has_address6 = was->has_address6;
+        now->address6     = was->address6;
+    }
+    if (was->mtu != now->mtu) {
+        g_ptr_array_add(keys, (gpointer)WGM_KEY_MTU);
+        now->mtu = was->mtu;
+    }
+    if (was->listen_port != now->listen_port) {
+        g_ptr_array_add(keys, (gpointer)WGM_KEY_LISTEN_PORT);
+        now->listen_port = was->listen_port;
+    }
+    if (was->backend != now->backend) {
+        g_ptr_array_add(keys, (gpointer)WGM_KEY_BACKEND);
+        now->backend = was->backend;
+    }
+    if (g_strcmp0(was->network_map, now->network_map) != 0) {
+        g_ptr_array_add(keys, (gpointer)WGM_KEY_NETWORK_MAP);
+        g_free(now->network_map);
+        now->network_map = g_strdup(was->network_map);
+    }
+    g_ptr_array_add(keys, NULL);
+    return keys;
+}
+
+static const WgmPeerConfig *
+find_peer_config(const WgmConfig *config, const WgmKey *public_key)
+{
+    for (guint i = 0; i < config->peers->len; i++) {
+        const WgmPeerConfig *pc = config->peers->pdata[i];
+
+        if (wgm_key_equal(&pc->public_key, public_key))
+            return pc;
+    }
+    return NULL;
+}
+
+/* The lazy choices the edit changed (a choice made over D-Bus since stays
+ * unless the profile's own changed). */
+static gboolean
+apply_lazy(WgmPlugin *self, const WgmConfig *was, const WgmConfig *now, GError **error)
+{
+    if (was->lazy_connections != now->lazy_connections
+        && !wgm_mesh_set_lazy_connections(self->mesh, now->lazy_connections, error))
+        return FALSE;
+    if (was->inactivity_timeout != now->inactivity_timeout
+        && !wgm_mesh_set_inactivity_timeout(self->mesh, now->inactivity_timeout, error))
+        return FALSE;
+    for (guint i = 0; i < now->peers->len; i++) {
+        const WgmPeerConfig *pc  = now->peers->pdata[i];
+        const WgmPeerConfig *old = find_peer_config(was, &pc->public_key);
+        gboolean             ok  = TRUE;
+
+        if (old && old->lazy == pc->lazy)
+            continue;
+        if (pc->lazy >= 0)
+            ok = wgm_mesh_set_peer_lazy(self->mesh, &pc->public_key, pc->lazy, error);
+        else if (old)
+            ok = wgm_mesh_clear_peer_lazy(self->mesh, &pc->public_key, error);
+        if (!ok)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+apply_ip_config(WgmPlugin *self, const WgmConfig *config)
+{
+    g_autoptr(GVariant) ip4 = config->has_address4 ? build_ip_config(config, AF_INET) : NULL;
+    g_autoptr(GVariant) ip6 = config->has_address6 ? build_ip_config(config, AF_INET6) : NULL;
+
+    /* NetworkManager hears again only when routes or DNS changed. */
+    if (ip4 && (!self->ip4_config || !g_variant_equal(ip4, self->ip4_config))) {
+        g_clear_pointer(&self->ip4_config, g_variant_unref);
+        self->ip4_config = g_variant_ref_sink(g_steal_pointer(&ip4));
+        g_message("IPv4 routes or DNS changed: telling NetworkManager");
+        nm_vpn_service_plugin_set_ip4_config(NM_VPN_SERVICE_PLUGIN(self), self->ip4_config);
+    }
+    if (ip6 && (!self->ip6_config || !g_variant_equal(ip6, self->ip6_config))) {
+        g_clear_pointer(&self->ip6_config, g_variant_unref);
+        self->ip6_config = g_variant_ref_sink(g_steal_pointer(&ip6));
+        g_message("IPv6 routes or DNS changed: telling NetworkManager");
+        nm_vpn_service_plugin_set_ip6_config(NM_VPN_SERVICE_PLUGIN(self), self->ip6_config);
+    }
+}
+
+static void
+profile_changed_cb(WgmProfileWatch *watch, NMConnection *profile, WgmPlugin *self)
+{
+    NMSettingVpn *s_vpn          = nm_connection_get_setting_vpn(profile);
+    const char   *id             = nm_connection_get_id(profile);
+    g_autoptr(GError) error      = NULL;
+    g_autoptr(WgmConfig) config  = NULL;
+    g_autoptr(GPtrArray) pending = NULL;
+    g_autofree char *message     = NULL;
+
+    if (!self->mesh || !self->config)
+        return;
+    config = s_vpn ? wgm_config_new_from_setting(s_vpn, &error) : NULL;
+    if (config && config->peers->len == 0)
+        g_set_error(&error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "the profile has no peers");
+    if (!config || error) {
+        if (!error)
+            g_set_error(&error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "no vpn setting");
+        message = g_strdup_printf("edit of profile \"%s\" not applied: %s", id, error->message);
+        g_warning("%s", message);
+        wgm_dbus_export_set_profile_status(self->export, NULL, message);
+        return;
+    }
+    pending = pending_reconnect(self->config, config);
+    /* Lazy toggles first: peers that join follow the new default. */
+    if (!apply_lazy(self, self->config, config, &error)) {
+        message = g_strdup_printf("edit of profile \"%s\" not applied: %s", id, error->message);
+        g_warning("%s", message);
+        wgm_dbus_export_set_profile_status(self->export, NULL, message);
+        return;
+    }
+    wgm_mesh_set_peers(self->mesh, config);
+    apply_ip_config(self, config);
+    if (pending->len > 1) {
+        g_autofree char *list = g_strjoinv(", ", (char **)pending->pdata);
+
+        g_message("profile \"%s\" edited: applied live, except %s (at the next connect)", id, list);
+    } else
+        g_message("profile \"%s\" edited: applied live (%u peers)", id, config->peers->len);
+    wgm_dbus_export_set_profile_status(self->export, (const char *const *)pending->pdata, NULL);
+    g_clear_pointer(&self->config, wgm_config_free);
+    self->config = g_steal_pointer(&config);
 }
 
 static void
@@ -261,6 +420,11 @@ mesh_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
                                   wgm_backend_get_ifname(wgm_mesh_get_backend(self->mesh)),
                                   WGM_NETMON_DEBOUNCE_MS);
     g_signal_connect(self->netmon, "network-changed", G_CALLBACK(network_changed_cb), self);
+    if (self->uuid) {
+        self->watch = wgm_profile_watch_new(
+            nm_vpn_service_plugin_get_connection(NM_VPN_SERVICE_PLUGIN(self)), self->uuid);
+        g_signal_connect(self->watch, "changed", G_CALLBACK(profile_changed_cb), self);
+    }
     nm_vpn_service_plugin_set_config(NM_VPN_SERVICE_PLUGIN(self),
                                      build_generic_config(self, &gateway));
     if (self->ip4_config)
@@ -357,12 +521,14 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
     }
     self->failed_id   = g_signal_connect(self->mesh, "failed", G_CALLBACK(mesh_failed_cb), self);
     self->cancellable = g_cancellable_new();
+    self->uuid        = g_strdup(nm_connection_get_uuid(connection));
 
     g_message("connecting \"%s\" on %s: %u peers, backend %s",
               nm_connection_get_id(connection),
               ifname,
               config->peers->len,
               wgm_backend_get_name(backend));
+    self->config = g_steal_pointer(&config);
     wgm_mesh_start_async(self->mesh, self->cancellable, mesh_started_cb, g_object_ref(self));
     return TRUE;
 }

@@ -17,7 +17,6 @@
 #include "wgm-test-vpn.h"
 
 #define CONN_PREFIX     WGM_TEST_NM_VPN_SERVICE ".Connection_"
-#define PEER_IFACE      "org.freedesktop.NetworkManager.wgmesh.Peer"
 #define MESH_IFACE      "org.freedesktop.NetworkManager.wgmesh.Mesh"
 #define UP_TIMEOUT_MS   30000
 #define GONE_TIMEOUT_MS 5000
@@ -82,45 +81,6 @@ add_profile(Fixture *f, const char *name, guint mesh, const char *extra_data, co
 
 /* ---- D-Bus, as a user reads it inside the sandbox ---- */
 
-/* Peer Name -> its properties (a{sv}), from `gdbus call ...
- * GetManagedObjects` on @bus_name. */
-static GHashTable *
-cli_peers(Fixture *f, const char *bus_name)
-{
-    GHashTable *peers =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
-    g_autoptr(GError) error     = NULL;
-    g_autofree char *out        = NULL;
-    g_autoptr(GVariant) reply   = NULL;
-    g_autoptr(GVariant) objects = NULL;
-    GVariantIter iter;
-    GVariant    *ifaces;
-
-    wgm_test_nm_exec(f->nm,
-                     &out,
-                     &error,
-                     "gdbus call --system --dest %s --object-path %s "
-                     "--method org.freedesktop.DBus.ObjectManager.GetManagedObjects",
-                     bus_name,
-                     WGM_TEST_NM_MESH_PATH);
-    g_assert_no_error(error);
-    reply = g_variant_parse(G_VARIANT_TYPE("(a{oa{sa{sv}}})"), out, NULL, NULL, &error);
-    g_assert_no_error(error);
-    objects = g_variant_get_child_value(reply, 0);
-    g_variant_iter_init(&iter, objects);
-    while (g_variant_iter_next(&iter, "{&o@a{sa{sv}}}", NULL, &ifaces)) {
-        GVariant   *props     = g_variant_lookup_value(ifaces, PEER_IFACE, NULL);
-        const char *peer_name = NULL;
-
-        g_variant_unref(ifaces);
-        if (!props)
-            continue;
-        g_assert_true(g_variant_lookup(props, "Name", "&s", &peer_name));
-        g_hash_table_insert(peers, g_strdup(peer_name), props);
-    }
-    return peers;
-}
-
 static const char *
 peer_state(GHashTable *peers, const char *peer_name)
 {
@@ -135,7 +95,7 @@ peer_state(GHashTable *peers, const char *peer_name)
 static void
 print_states(Fixture *f, const char *bus_name, const char *when)
 {
-    g_autoptr(GHashTable) peers = cli_peers(f, bus_name);
+    g_autoptr(GHashTable) peers = wgm_test_nm_peers(f->nm, bus_name);
 
     for (guint i = 1; i <= wgm_test_nm_get_n_peers(f->nm); i++) {
         g_autofree char *peer = g_strdup_printf("peer-%u", i);
@@ -355,7 +315,7 @@ check_mesh(Fixture *f, const char *name, guint mesh, const char *bus_name)
 
     /* This bus name serves this mesh: its peers route this mesh's
      * addresses, and all are connected. */
-    peers = cli_peers(f, bus_name);
+    peers = wgm_test_nm_peers(f->nm, bus_name);
     g_assert_cmpuint(g_hash_table_size(peers), ==, wgm_test_nm_get_n_peers(f->nm));
     for (guint i = 1; i <= wgm_test_nm_get_n_peers(f->nm); i++) {
         g_autofree char        *peer    = g_strdup_printf("peer-%u", i);
@@ -810,7 +770,7 @@ test_nm_stopped(Fixture *f, gconstpointer data)
 static gboolean
 all_connected(Fixture *f, const char *bus_name)
 {
-    g_autoptr(GHashTable) peers = cli_peers(f, bus_name);
+    g_autoptr(GHashTable) peers = wgm_test_nm_peers(f->nm, bus_name);
 
     for (guint i = 1; i <= wgm_test_nm_get_n_peers(f->nm); i++) {
         g_autofree char *peer = g_strdup_printf("peer-%u", i);
@@ -884,7 +844,7 @@ wait_cli_states(Fixture *f, const char *bus_name, const char *const *names, cons
     gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
 
     for (;;) {
-        g_autoptr(GHashTable) peers = cli_peers(f, bus_name);
+        g_autoptr(GHashTable) peers = wgm_test_nm_peers(f->nm, bus_name);
         guint i;
 
         for (i = 0; names[i]; i++) {

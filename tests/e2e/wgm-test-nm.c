@@ -553,3 +553,41 @@ wgm_test_nm_list_names(WgmTestNm *nm, const char *prefix)
     g_ptr_array_sort(found, wgm_test_compare_strings);
     return found;
 }
+
+GHashTable *
+wgm_test_nm_peers(WgmTestNm *nm, const char *bus_name)
+{
+    GHashTable *peers =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
+    g_autoptr(GError) error     = NULL;
+    g_autofree char *out        = NULL;
+    g_autoptr(GVariant) reply   = NULL;
+    g_autoptr(GVariant) objects = NULL;
+    GVariantIter iter;
+    GVariant    *ifaces;
+
+    wgm_test_nm_exec(nm,
+                     &out,
+                     &error,
+                     "gdbus call --system --dest %s --object-path %s "
+                     "--method org.freedesktop.DBus.ObjectManager.GetManagedObjects",
+                     bus_name,
+                     WGM_TEST_NM_MESH_PATH);
+    g_assert_no_error(error);
+    reply = g_variant_parse(G_VARIANT_TYPE("(a{oa{sa{sv}}})"), out, NULL, NULL, &error);
+    g_assert_no_error(error);
+    objects = g_variant_get_child_value(reply, 0);
+    g_variant_iter_init(&iter, objects);
+    while (g_variant_iter_next(&iter, "{&o@a{sa{sv}}}", NULL, &ifaces)) {
+        GVariant *props =
+            g_variant_lookup_value(ifaces, "org.freedesktop.NetworkManager.wgmesh.Peer", NULL);
+        const char *name = NULL;
+
+        g_variant_unref(ifaces);
+        if (!props)
+            continue;
+        g_assert_true(g_variant_lookup(props, "Name", "&s", &name));
+        g_hash_table_insert(peers, g_strdup(name), props);
+    }
+    return peers;
+}

@@ -52,6 +52,11 @@ char *wgm_test_nm_peer_tunnel(guint mesh, guint peer);
 /* "10.77.<mesh>.1/24" */
 char *wgm_test_nm_mesh_address(guint mesh);
 
+/* Peer Name -> its Peer properties (a{sv}), from `gdbus call ...
+ * GetManagedObjects` on the plugin's @bus_name, run inside the sandbox as
+ * a user would. */
+GHashTable *wgm_test_nm_peers(WgmTestNm *nm, const char *bus_name);
+
 /* A bus connection to the sandbox's system bus (from the test's own
  * namespaces: the socket is a path). */
 GDBusConnection *wgm_test_nm_get_bus(WgmTestNm *nm);
