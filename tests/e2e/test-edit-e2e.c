@@ -3,11 +3,10 @@
  * End to end (root): the profile edited with `nmcli connection modify`
  * while the mesh is up, in the real NetworkManager of the sandbox.  The
  * service applies each edit live as a diff: a peer added, a peer removed,
- * an endpoint changed, lazy-connections toggled; peers the edit did not touch keep their
- * session (their LatestHandshake does not move, no new handshake).  An
- * edit into an invalid profile changes nothing and says why on D-Bus
- * (Mesh.LastError); an edit of the address waits for the next connect
- * (Mesh.PendingReconnect).
+ * an endpoint changed, a preshared key set, lazy-connections toggled; peers the edit did not touch
+ * keep their session (their LatestHandshake does not move, no new handshake).  An edit into an
+ * invalid profile changes nothing and says why on D-Bus (Mesh.LastError); an edit of the address
+ * waits for the next connect (Mesh.PendingReconnect).
  */
 #include "config.h"
 
@@ -141,6 +140,36 @@ wait_route(WgmTestNm *nm, const char *bus_name, const char *addr, gboolean prese
     }
 }
 
+/* Waits until WireGuard (`wg show IFACE preshared-keys`) has @psk for the
+ * peer with @public_key. */
+static gboolean
+wait_psk(WgmTestNm *nm, const char *bus_name, const char *public_key, const char *psk)
+{
+    g_autofree char *prop     = mesh_property(nm, bus_name, "Interface");
+    g_autofree char *ifname   = g_strndup(prop + 3, strcspn(prop + 3, "'"));
+    g_autofree char *want     = g_strdup_printf("%s\t%s", public_key, psk);
+    gint64           deadline = g_get_monotonic_time() + TIMEOUT_MS * 1000;
+
+    for (;;) {
+        g_autofree char *out    = NULL;
+        g_autoptr(GError) error = NULL;
+
+        wgm_test_nm_exec(nm, &out, &error, "wg show %s preshared-keys", ifname);
+        g_assert_no_error(error);
+        if (strstr(out, want))
+            return TRUE;
+        if (g_get_monotonic_time() > deadline) {
+            g_autofree char *log = wgm_test_nm_log_since(nm, 0);
+
+            g_test_message("WireGuard's preshared keys never showed the new one; the "
+                           "sandbox's log:\n%s",
+                           log);
+            return FALSE;
+        }
+        g_usleep(100 * 1000);
+    }
+}
+
 static void
 modify(WgmTestNm *nm, const char *args)
 {
@@ -245,6 +274,24 @@ test_edit_live(void)
     after = wgm_test_nm_peers(nm, bus_name);
     g_assert_cmpuint(handshake_of(after, "peer-1"), ==, handshake_of(before, "peer-1"));
     g_assert_cmpuint(handshake_of(after, "peer-2"), ==, handshake_of(before, "peer-2"));
+
+    /* Secrets alone: a preshared key for peer 3 reaches WireGuard. */
+    {
+        guint8           psk[32];
+        g_autofree char *b64 = NULL;
+        g_autofree char *a   = NULL;
+
+        for (guint i = 0; i < sizeof(psk); i++)
+            psk[i] = (guint8)g_random_int();
+        b64 = g_base64_encode(psk, sizeof(psk));
+        /* nmcli modifies vpn.secrets as a whole (it does not read the
+         * ones stored): the private key goes along. */
+        a = g_strdup_printf("vpn.secrets 'private-key=%s, peer.3.preshared-key=%s'",
+                            wgm_test_nm_get_var(nm, "MESH_1_PRIVATE_KEY"),
+                            b64);
+        modify(nm, a);
+        g_assert_true(wait_psk(nm, bus_name, wgm_test_nm_get_var(nm, "PEER_3_PUBLIC_KEY"), b64));
+    }
 
     /* Remove peer 2: its object goes; peer 1 keeps its session. */
     {
