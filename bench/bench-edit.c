@@ -51,6 +51,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench-proc.h"
 #include "bench-util.h"
 #include "wgm-test-nm.h"
 #include "wgm-test-util.h"
@@ -228,16 +229,9 @@ log_wait(Bench *b, gsize mark, const char *needle, double *out_t, char **out_lin
 static double
 cpu_ms(GPid pid)
 {
-    g_autofree char *path  = g_strdup_printf("/proc/%d/stat", (int)pid);
-    g_autofree char *stat  = NULL;
-    unsigned long    utime = 0, stime = 0;
-    const char      *p;
+    gint64 ticks = pid > 0 ? bench_proc_cpu_ticks(pid) : -1;
 
-    if (pid <= 0 || !g_file_get_contents(path, &stat, NULL, NULL) || !(p = strrchr(stat, ')'))
-        || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime)
-               != 2)
-        return 0;
-    return 1000.0 * (utime + stime) / sysconf(_SC_CLK_TCK);
+    return ticks < 0 ? 0 : 1000.0 * (double)ticks / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* The service of the active profile, by its bus name (the sandbox has no

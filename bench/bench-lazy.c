@@ -62,6 +62,7 @@
 
 #include <glib/gstdio.h>
 
+#include "bench-proc.h"
 #include "bench-util.h"
 #include "netns-mesh.h"
 #include "wgm-dbus-export.h"
@@ -83,8 +84,8 @@
  * `wg set` wireguard-go's threads were still awake and answered about a
  * quarter of a millisecond sooner (lazy/eager 1.15x without the pause,
  * 0.97x with it, in one pair of runs). */
-#define QUIET_S "0.05"
-#define MAX_ROUND_FACTOR   3 /* rounds with peers found not cold are made up, up to this */
+#define QUIET_S          "0.05"
+#define MAX_ROUND_FACTOR 3 /* rounds with peers found not cold are made up, up to this */
 
 static const char *const lazy_more[] = {
     "lazy-connections", "yes", "inactivity-timeout", INACTIVITY, NULL,
@@ -143,147 +144,6 @@ static GPid
 service_pid(Bench *b)
 {
     return wgm_test_service_get_pid(b->h.service);
-}
-
-static guint
-count_fds(GPid pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/fd", pid);
-    g_autoptr(GDir) dir   = g_dir_open(path, 0, NULL);
-    guint n               = 0;
-
-    while (dir && g_dir_read_name(dir))
-        n++;
-    return n;
-}
-
-/* Adds "<@kind> socket" for every socket inode in /proc/@pid/net/@table
- * (its inode in column @col; unix sockets with their path). */
-static void
-socket_inodes(GPid pid, const char *table, guint col, GHashTable *by_inode)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/net/%s", pid, table);
-    g_autofree char *text = NULL;
-    g_auto(GStrv) lines   = NULL;
-
-    if (!g_file_get_contents(path, &text, NULL, NULL))
-        return;
-    lines = g_strsplit(text, "\n", -1);
-    for (guint l = 1; lines[l]; l++) {
-        g_auto(GStrv) f           = g_strsplit_set(g_strstrip(lines[l]), " ", -1);
-        g_autoptr(GPtrArray) cols = g_ptr_array_new();
-
-        for (guint k = 0; f[k]; k++) {
-            if (*f[k])
-                g_ptr_array_add(cols, f[k]);
-        }
-        if (cols->len <= col)
-            continue;
-        g_hash_table_insert(by_inode,
-                            g_strdup(cols->pdata[col]),
-                            cols->len > col + 1 && g_str_equal(table, "unix")
-                                ? g_strdup_printf("unix socket %s", (char *)cols->pdata[col + 1])
-                                : g_strdup_printf("%s socket", table));
-    }
-}
-
-/* What @pid's file descriptors are, counted by kind: "udp socket",
- * "anon_inode:[eventfd]", "pipe", a path... */
-static GHashTable *
-fd_kinds(GPid pid)
-{
-    static const struct {
-        const char *table;
-        guint       col;
-    } tables[] = {
-        { "tcp", 9 }, { "tcp6", 9 }, { "udp", 9 },  { "udp6", 9 },
-        { "raw", 9 }, { "raw6", 9 }, { "unix", 6 }, { "netlink", 9 },
-    };
-    g_autoptr(GHashTable) by_inode = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    g_autofree char *dir_path      = g_strdup_printf("/proc/%d/fd", pid);
-    g_autoptr(GDir) dir            = g_dir_open(dir_path, 0, NULL);
-    GHashTable *kinds              = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    const char *name;
-
-    for (guint t = 0; t < G_N_ELEMENTS(tables); t++)
-        socket_inodes(pid, tables[t].table, tables[t].col, by_inode);
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *link   = g_build_filename(dir_path, name, NULL);
-        g_autofree char *target = g_file_read_link(link, NULL);
-        char            *kind;
-
-        if (!target)
-            continue;
-        if (g_str_has_prefix(target, "socket:[")) {
-            g_autofree char *inode = g_strndup(target + 8, strlen(target) - 9);
-            const char      *known = g_hash_table_lookup(by_inode, inode);
-
-            kind = g_strdup(known ? known : "socket");
-        } else if (g_str_has_prefix(target, "pipe:[")) {
-            kind = g_strdup("pipe");
-        } else {
-            kind = g_strdup(target);
-        }
-        g_hash_table_insert(
-            kinds, kind, GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(kinds, kind)) + 1));
-    }
-    return kinds;
-}
-
-/* "+1 udp socket, -1 pipe": what @b has that @a has not, and the reverse. */
-static char *
-fd_kinds_diff(GHashTable *a, GHashTable *b)
-{
-    g_autoptr(GString) s = g_string_new(NULL);
-    GHashTableIter iter;
-    gpointer       key, value;
-
-    g_hash_table_iter_init(&iter, b);
-    while (g_hash_table_iter_next(&iter, &key, &value)) {
-        gint d =
-            (gint)GPOINTER_TO_UINT(value) - (gint)GPOINTER_TO_UINT(g_hash_table_lookup(a, key));
-
-        if (d)
-            g_string_append_printf(s, "%s%+d %s", s->len ? ", " : "", d, (char *)key);
-    }
-    g_hash_table_iter_init(&iter, a);
-    while (g_hash_table_iter_next(&iter, &key, &value)) {
-        if (!g_hash_table_contains(b, key))
-            g_string_append_printf(
-                s, "%s-%u %s", s->len ? ", " : "", GPOINTER_TO_UINT(value), (char *)key);
-    }
-    return g_string_free(g_steal_pointer(&s), FALSE);
-}
-
-/* VmRSS in KiB, 0 if it cannot be read. */
-static guint
-rss_kib(GPid pid)
-{
-    g_autofree char *path   = g_strdup_printf("/proc/%d/status", pid);
-    g_autofree char *status = NULL;
-    const char      *line;
-
-    if (!g_file_get_contents(path, &status, NULL, NULL) || !(line = strstr(status, "\nVmRSS:")))
-        return 0;
-    return (guint)g_ascii_strtoull(line + strlen("\nVmRSS:"), NULL, 10);
-}
-
-/* utime + stime of every thread of @pid, in clock ticks; -1 if gone. */
-static gint64
-cpu_ticks(GPid pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
-    g_autofree char *stat = NULL;
-    g_auto(GStrv) fields  = NULL;
-    const char *rest;
-
-    if (!g_file_get_contents(path, &stat, NULL, NULL) || !(rest = strrchr(stat, ')')))
-        return -1;
-    /* From field 3 (state) on: utime and stime are fields 14 and 15. */
-    fields = g_strsplit(rest + 2, " ", -1);
-    if (g_strv_length(fields) < 13)
-        return -1;
-    return g_ascii_strtoll(fields[11], NULL, 10) + g_ascii_strtoll(fields[12], NULL, 10);
 }
 
 /* ---- the mesh ----------------------------------------------------------- */
@@ -424,7 +284,7 @@ bring_up(Bench *b, guint n_peers, MeshCost *out)
     }
     /* wireguard-go starts a peer's goroutines only once the interface is
      * up: its memory before and after. */
-    out->wg_rss_down_kib = rss_kib(out->wg);
+    out->wg_rss_down_kib = bench_proc_rss_kib(out->wg);
     if (!apply_ip4_config(b, config, ip4))
         return FALSE;
 
@@ -433,10 +293,10 @@ bring_up(Bench *b, guint n_peers, MeshCost *out)
         bench_fail(&b->h, "the service's wireguard-go %d went away", out->wg);
         return FALSE;
     }
-    out->fds        = count_fds(service_pid(b));
-    out->fd_kinds   = fd_kinds(service_pid(b));
-    out->rss_kib    = rss_kib(service_pid(b));
-    out->wg_rss_kib = rss_kib(out->wg);
+    out->fds        = bench_proc_count_fds(service_pid(b));
+    out->fd_kinds   = bench_proc_fd_kinds(service_pid(b));
+    out->rss_kib    = bench_proc_rss_kib(service_pid(b));
+    out->wg_rss_kib = bench_proc_rss_kib(out->wg);
     printf("mesh of %u lazy peers: Config %.2f s and every peer Idle %.2f s after Connect; "
            "service %u fds, RSS %.1f MiB; wireguard-go RSS %.1f MiB (%.1f MiB before the "
            "interface came up)\n",
@@ -745,16 +605,16 @@ measure_cpu(Bench *b, GPid wg, Cpu *cpu)
     log_len = strlen(log);
     g_clear_pointer(&log, g_free);
     t0 = t_prev = g_get_monotonic_time();
-    svc0 = svc_prev = cpu_ticks(service_pid(b));
-    wg0 = wg_prev = cpu_ticks(wg);
+    svc0 = svc_prev = bench_proc_cpu_ticks(service_pid(b));
+    wg0 = wg_prev = bench_proc_cpu_ticks(wg);
     for (guint done = 0; done < cpu->window_s;) {
         guint  slice = MIN(CPU_SLICE_S, cpu->window_s - done);
         gint64 svc1, wg1, t1;
 
         wgm_test_iterate(slice * 1000);
         done += slice;
-        svc1 = cpu_ticks(service_pid(b));
-        wg1  = cpu_ticks(wg);
+        svc1 = bench_proc_cpu_ticks(service_pid(b));
+        wg1  = bench_proc_cpu_ticks(wg);
         t1   = g_get_monotonic_time();
         if (svc0 < 0 || wg0 < 0 || svc1 < 0 || wg1 < 0 || bench_wireguard_go_pid(&b->h) != wg) {
             bench_fail(
@@ -980,8 +840,8 @@ main(int argc, char *argv[])
            again_small.fds,
            (double)large.fds / MAX(small.fds, 1),
            2.0 * large.fds / MAX(small.fds + again_small.fds, 1));
-    fd_diff   = fd_kinds_diff(small.fd_kinds, large.fd_kinds);
-    fd_cycles = fd_kinds_diff(small.fd_kinds, again_small.fd_kinds);
+    fd_diff   = bench_proc_fd_kinds_diff(small.fd_kinds, large.fd_kinds);
+    fd_cycles = bench_proc_fd_kinds_diff(small.fd_kinds, again_small.fd_kinds);
     if (*fd_diff || *fd_cycles)
         printf("   (file descriptors, before -> then: %s; before -> after: %s)\n",
                *fd_diff ? fd_diff : "the same",
