@@ -302,11 +302,12 @@ apply_lazy(WgmPlugin *self, const WgmConfig *was, const WgmConfig *now, GError *
         const WgmPeerConfig *old = find_peer_config(was, &pc->public_key);
         gboolean             ok  = TRUE;
 
-        if (old && old->lazy == pc->lazy)
+        /* A peer that joins comes with its choice (set_peers). */
+        if (!old || old->lazy == pc->lazy)
             continue;
         if (pc->lazy >= 0)
             ok = wgm_mesh_set_peer_lazy(self->mesh, &pc->public_key, pc->lazy, error);
-        else if (old)
+        else
             ok = wgm_mesh_clear_peer_lazy(self->mesh, &pc->public_key, error);
         if (!ok)
             return FALSE;

@@ -248,8 +248,10 @@ test_edit_live(void)
 
     /* Add peer 3: it connects; the others keep their sessions. */
     {
-        g_autofree char *q = g_shell_quote(peer3);
-        g_autofree char *a = g_strdup_printf("+vpn.data %s", q);
+        /* With a lazy choice of its own: it comes with the peer. */
+        g_autofree char *with = g_strdup_printf("%s,peer.3.lazy=no", peer3);
+        g_autofree char *q    = g_shell_quote(with);
+        g_autofree char *a    = g_strdup_printf("+vpn.data %s", q);
 
         t0 = g_get_monotonic_time();
         modify(nm, a);
