@@ -713,3 +713,66 @@ wgm_backend_kind_to_string(WgmBackendKind kind)
     }
     return "unknown";
 }
+
+static const WgmPeerConfig *
+find_peer(const WgmConfig *config, const WgmKey *public_key)
+{
+    for (guint i = 0; i < config->peers->len; i++) {
+        const WgmPeerConfig *pc = config->peers->pdata[i];
+
+        if (wgm_key_equal(&pc->public_key, public_key))
+            return pc;
+    }
+    return NULL;
+}
+
+/* Whether @name is a secret the service cannot read back after an edit:
+ * one an agent keeps (in its user's session), or one never saved. */
+static gboolean
+secret_is_unsaved(NMSettingVpn *s_vpn, const char *name)
+{
+    NMSettingSecretFlags flags = NM_SETTING_SECRET_FLAG_NONE;
+
+    return nm_setting_get_secret_flags(NM_SETTING(s_vpn), name, &flags, NULL)
+           && (flags & (NM_SETTING_SECRET_FLAG_AGENT_OWNED | NM_SETTING_SECRET_FLAG_NOT_SAVED));
+}
+
+static void
+add_key_secret(NMSettingVpn *s_vpn, const char *name, const WgmKey *key)
+{
+    char b64[WGM_KEY_B64_LEN + 1];
+
+    wgm_key_to_base64(key, b64);
+    nm_setting_vpn_add_secret(s_vpn, name, b64);
+    wgm_memzero(b64, sizeof(b64));
+}
+
+void
+wgm_config_keep_unsaved_secrets(const WgmConfig *applied, NMSettingVpn *s_vpn)
+{
+    g_autofree const char **keys = nm_setting_vpn_get_data_keys(s_vpn, NULL);
+
+    if (!nm_setting_vpn_get_secret(s_vpn, WGM_KEY_PRIVATE_KEY)
+        && secret_is_unsaved(s_vpn, WGM_KEY_PRIVATE_KEY))
+        add_key_secret(s_vpn, WGM_KEY_PRIVATE_KEY, &applied->private_key);
+    for (guint i = 0; keys && keys[i]; i++) {
+        guint                index;
+        const char          *field;
+        const char          *b64;
+        g_autofree char     *psk_name = NULL;
+        WgmKey               key;
+        const WgmPeerConfig *old;
+
+        if (wgm_peer_key_split(keys[i], &index, &field, NULL) != WGM_PEER_KEY_VALID
+            || !g_str_equal(field, WGM_PEER_FIELD_PUBLIC_KEY))
+            continue;
+        b64      = nm_setting_vpn_get_data_item(s_vpn, keys[i]);
+        psk_name = g_strdup_printf(WGM_KEY_PEER_PREFIX "%u." WGM_PEER_FIELD_PRESHARED_KEY, index);
+        if (!b64 || !wgm_key_from_base64(b64, &key, NULL)
+            || nm_setting_vpn_get_secret(s_vpn, psk_name) || !secret_is_unsaved(s_vpn, psk_name))
+            continue;
+        old = find_peer(applied, &key);
+        if (old && old->has_preshared_key)
+            add_key_secret(s_vpn, psk_name, &old->preshared_key);
+    }
+}

@@ -74,6 +74,12 @@ gboolean wgm_config_check_value(const char *key,
  * refuse anyway; wgm_config_new_from_setting() says where it belongs. */
 char **wgm_config_need_secrets(NMSettingVpn *s_vpn);
 
+/* A profile re-read while up (its secrets fetched by the service, which
+ * has no agent) lacks the secrets an agent gave at Connect or that are
+ * never saved (AGENT_OWNED, NOT_SAVED): each such secret @s_vpn lacks gets
+ * the value @applied runs with (a preshared key: for the same public key). */
+void wgm_config_keep_unsaved_secrets(const WgmConfig *applied, NMSettingVpn *s_vpn);
+
 /* The smallest inactivity-timeout accepted (WGM_MIN_INACTIVITY_TIMEOUT,
  * or less for tests: WGM_ENV_TEST_INACTIVITY_MIN). */
 guint wgm_config_inactivity_timeout_min(void);

@@ -149,7 +149,17 @@ write_peer(NMSettingVpn *s_vpn, guint index, GPtrArray *out, GError **error)
         gboolean         b;
 
         if (strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY) == 0) {
+            g_autofree char *flags = g_strconcat(key, "-flags", NULL);
+
             secret = nm_setting_vpn_get_secret(s_vpn, key);
+            /* The profile has one (its flags are in vpn.data) but the
+             * export carries no secrets: say so rather than drop it. */
+            if (!(secret && secret[0]) && nm_setting_vpn_get_data_item(s_vpn, flags)) {
+                g_ptr_array_add(out,
+                                g_strdup("# PresharedKey is not included: NetworkManager exports "
+                                         "no secrets; add it here\n"));
+                continue;
+            }
             if (!write_line(out, key, fields[i].prefix, secret && secret[0] ? secret : NULL, error))
                 return FALSE;
             continue;

@@ -739,8 +739,10 @@ read_lines(Reader *r, const char *contents, gsize len, GError **error)
             return fail_at(r, r->line, error, "a carriage return inside the line");
         line = g_strndup(p, n);
         ok   = process_line(r, line, error);
-        /* The line may have held a key. */
-        wgm_secret_free(line);
+        /* The line may have held a key, and process_line() cut it up
+         * with NULs: all of it is wiped, not up to the first one. */
+        wgm_memzero(line, n);
+        g_free(line);
         if (!ok)
             return FALSE;
         p = nl ? nl + 1 : end;

@@ -33,9 +33,10 @@ struct _WgmMesh {
     gint64        poll_interval;
     gboolean      poll_in_flight;
     gboolean      apply_in_flight;
-    gint64        kick_pause_until; /* monotonic: no kicks before, after a refused batch */
-    gboolean      running;          /* started, and the backend is up */
-    gboolean      changed;          /* mesh-wide values changed since the last "changed" */
+    gboolean      peers_changed_meanwhile; /* set_peers during a restart's re-apply */
+    gint64        kick_pause_until;        /* monotonic: no kicks before, after a refused batch */
+    gboolean      running;                 /* started, and the backend is up */
+    gboolean      changed;                 /* mesh-wide values changed since the last "changed" */
 
     gint64 last_network_change; /* realtime */
 

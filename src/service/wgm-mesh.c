@@ -408,6 +408,7 @@ wgm_mesh_start_finish(WgmMesh *self, GAsyncResult *result, GError **error)
 /* ---- the backend's guard ------------------------------------------------ */
 
 static void restart_failed(WgmMesh *self, const GError *error);
+static void set_peers_cb(GObject *source, GAsyncResult *result, gpointer user_data);
 
 static void
 restart_apply_cb(GObject *source, GAsyncResult *result, gpointer user_data)
@@ -433,6 +434,17 @@ restart_apply_cb(GObject *source, GAsyncResult *result, gpointer user_data)
         g_message("wireguard-go restarted (restart %u); all %u peers re-applied in one transaction",
                   self->restarts,
                   self->peers->len);
+        if (self->peers_changed_meanwhile) {
+            guint n_kick;
+            g_autoptr(WgmDeviceUpdate) again =
+                wgm_mesh_build_full_update(self, wgm_mesh_now_mono(self), &n_kick);
+
+            self->peers_changed_meanwhile = FALSE;
+            g_message("the peer set changed during the restart: all %u peers again",
+                      self->peers->len);
+            wgm_backend_apply_async(
+                self->backend, again, self->cancellable, set_peers_cb, g_object_ref(self));
+        }
         wgm_mesh_sched_start(self);
         wgm_mesh_emit_changes(self);
     }
@@ -677,6 +689,9 @@ wgm_mesh_set_peers(WgmMesh *self, const WgmConfig *config)
     if (update->peers->len > 0 && self->running)
         wgm_backend_apply_async(
             self->backend, update, self->cancellable, set_peers_cb, g_object_ref(self));
+    else if (update->peers->len > 0 && self->restarting && self->apply_in_flight)
+        /* The restart's whole configuration, on its way, predates this. */
+        self->peers_changed_meanwhile = TRUE;
     wgm_mesh_emit_changes(self);
     wgm_mesh_reschedule(self);
 }

@@ -25,10 +25,11 @@ struct _WgmPlugin {
     WgmMesh      *mesh;
     WgmDBusExport *export;
     gulong           failed_id;
-    WgmNetmon       *netmon; /* network changes reset the mesh's guards */
-    WgmProfileWatch *watch;  /* edits of the profile while up */
-    char            *uuid;   /* of the profile */
-    WgmConfig       *config; /* as applied (secrets: wiped when freed) */
+    WgmNetmon       *netmon;       /* network changes reset the mesh's guards */
+    WgmProfileWatch *watch;        /* edits of the profile while up */
+    char            *uuid;         /* of the profile */
+    NMConnection    *started_from; /* the profile at Connect, without secrets */
+    WgmConfig       *config;       /* as applied (secrets: wiped when freed) */
 
     /* What SetConfig/SetIp4Config/SetIp6Config will say, computed from the
      * profile at Connect (no secrets in here). */
@@ -203,6 +204,7 @@ teardown(WgmPlugin *self)
         g_clear_object(&self->watch);
     }
     g_clear_pointer(&self->uuid, g_free);
+    g_clear_object(&self->started_from);
     g_clear_pointer(&self->config, wgm_config_free);
     g_clear_pointer(&self->export, wgm_dbus_export_free);
     if (self->mesh) {
@@ -228,6 +230,44 @@ network_changed_cb(WgmNetmon *netmon, const char *what, WgmPlugin *self)
 {
     if (self->mesh)
         wgm_mesh_network_changed(self->mesh, what);
+}
+
+/* What a valid profile may still ask for that the service cannot do, at
+ * Connect and in an edit while up. */
+static gboolean
+check_supported(const WgmConfig *config, GError **error)
+{
+    gboolean has_endpoint = FALSE;
+
+    if (config->backend == WGM_BACKEND_KIND_KERNEL) {
+        g_set_error(error,
+                    WGM_ERROR,
+                    WGM_ERROR_INVALID_SETTING,
+                    WGM_KEY_BACKEND ": \"kernel\" is not supported yet (expected \"auto\" or "
+                                    "\"userspace\")");
+        return FALSE;
+    }
+    /* Parsed (so the key is known and checked) but not applied yet:
+     * refused rather than silently ignored. */
+    if (config->network_map) {
+        g_set_error(error,
+                    WGM_ERROR,
+                    WGM_ERROR_INVALID_SETTING,
+                    WGM_KEY_NETWORK_MAP ": peers from a network-map file are not supported yet; "
+                                        "give them inline as peer.N.*");
+        return FALSE;
+    }
+    for (guint i = 0; i < config->peers->len && !has_endpoint; i++)
+        has_endpoint = ((WgmPeerConfig *)config->peers->pdata[i])->endpoint_host != NULL;
+    if (!has_endpoint) {
+        g_set_error(error,
+                    WGM_ERROR,
+                    WGM_ERROR_INVALID_SETTING,
+                    "peer.N.endpoint: no peer has an endpoint, but NetworkManager needs one "
+                    "as the VPN gateway");
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* ---- edits of the profile while up ------------------------------------- */
@@ -324,13 +364,13 @@ apply_ip_config(WgmPlugin *self, const WgmConfig *config)
     /* NetworkManager hears again only when routes or DNS changed. */
     if (ip4 && (!self->ip4_config || !g_variant_equal(ip4, self->ip4_config))) {
         g_clear_pointer(&self->ip4_config, g_variant_unref);
-        self->ip4_config = g_variant_ref_sink(g_steal_pointer(&ip4));
+        self->ip4_config = g_steal_pointer(&ip4);
         g_message("IPv4 routes or DNS changed: telling NetworkManager");
         nm_vpn_service_plugin_set_ip4_config(NM_VPN_SERVICE_PLUGIN(self), self->ip4_config);
     }
     if (ip6 && (!self->ip6_config || !g_variant_equal(ip6, self->ip6_config))) {
         g_clear_pointer(&self->ip6_config, g_variant_unref);
-        self->ip6_config = g_variant_ref_sink(g_steal_pointer(&ip6));
+        self->ip6_config = g_steal_pointer(&ip6);
         g_message("IPv6 routes or DNS changed: telling NetworkManager");
         nm_vpn_service_plugin_set_ip6_config(NM_VPN_SERVICE_PLUGIN(self), self->ip6_config);
     }
@@ -348,9 +388,11 @@ profile_changed_cb(WgmProfileWatch *watch, NMConnection *profile, WgmPlugin *sel
 
     if (!self->mesh || !self->config)
         return;
+    if (s_vpn)
+        wgm_config_keep_unsaved_secrets(self->config, s_vpn);
     config = s_vpn ? wgm_config_new_from_setting(s_vpn, &error) : NULL;
-    if (config && config->peers->len == 0)
-        g_set_error(&error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "the profile has no peers");
+    if (config && !check_supported(config, &error))
+        g_clear_pointer(&config, wgm_config_free);
     if (!config || error) {
         if (!error)
             g_set_error(&error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "no vpn setting");
@@ -422,8 +464,10 @@ mesh_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
                                   WGM_NETMON_DEBOUNCE_MS);
     g_signal_connect(self->netmon, "network-changed", G_CALLBACK(network_changed_cb), self);
     if (self->uuid) {
-        self->watch = wgm_profile_watch_new(
-            nm_vpn_service_plugin_get_connection(NM_VPN_SERVICE_PLUGIN(self)), self->uuid);
+        self->watch =
+            wgm_profile_watch_new(nm_vpn_service_plugin_get_connection(NM_VPN_SERVICE_PLUGIN(self)),
+                                  self->uuid,
+                                  self->started_from);
         g_signal_connect(self->watch, "changed", G_CALLBACK(profile_changed_cb), self);
     }
     nm_vpn_service_plugin_set_config(NM_VPN_SERVICE_PLUGIN(self),
@@ -460,7 +504,6 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
     g_autoptr(WgmConfig) config   = NULL;
     g_autoptr(WgmBackend) backend = NULL;
     g_autofree char *ifname       = NULL;
-    gboolean         has_endpoint = FALSE;
 
     s_vpn = nm_connection_get_setting_vpn(connection);
     if (!s_vpn) {
@@ -474,34 +517,8 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
             "refusing connection \"%s\": %s", nm_connection_get_id(connection), (*error)->message);
         return FALSE;
     }
-    if (config->backend == WGM_BACKEND_KIND_KERNEL) {
-        g_set_error(error,
-                    WGM_ERROR,
-                    WGM_ERROR_INVALID_SETTING,
-                    WGM_KEY_BACKEND ": \"kernel\" is not supported yet (expected \"auto\" or "
-                                    "\"userspace\")");
+    if (!check_supported(config, error))
         return FALSE;
-    }
-    /* Parsed (so the key is known and checked) but not applied yet:
-     * refused rather than silently ignored. */
-    if (config->network_map) {
-        g_set_error(error,
-                    WGM_ERROR,
-                    WGM_ERROR_INVALID_SETTING,
-                    WGM_KEY_NETWORK_MAP ": peers from a network-map file are not supported yet; "
-                                        "give them inline as peer.N.*");
-        return FALSE;
-    }
-    for (guint i = 0; i < config->peers->len && !has_endpoint; i++)
-        has_endpoint = ((WgmPeerConfig *)config->peers->pdata[i])->endpoint_host != NULL;
-    if (!has_endpoint) {
-        g_set_error(error,
-                    WGM_ERROR,
-                    WGM_ERROR_INVALID_SETTING,
-                    "peer.N.endpoint: no peer has an endpoint, but NetworkManager needs one "
-                    "as the VPN gateway");
-        return FALSE;
-    }
 
     teardown(self);
 
@@ -520,9 +537,11 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
         teardown(self);
         return FALSE;
     }
-    self->failed_id   = g_signal_connect(self->mesh, "failed", G_CALLBACK(mesh_failed_cb), self);
-    self->cancellable = g_cancellable_new();
-    self->uuid        = g_strdup(nm_connection_get_uuid(connection));
+    self->failed_id    = g_signal_connect(self->mesh, "failed", G_CALLBACK(mesh_failed_cb), self);
+    self->cancellable  = g_cancellable_new();
+    self->uuid         = g_strdup(nm_connection_get_uuid(connection));
+    self->started_from = nm_simple_connection_new_clone(connection);
+    nm_connection_clear_secrets(self->started_from);
 
     g_message("connecting \"%s\" on %s: %u peers, backend %s",
               nm_connection_get_id(connection),

@@ -22,7 +22,8 @@ struct _WgmProfileWatch {
     GDBusConnection    *bus;
     guint               updated_id;  /* NetworkManager's Updated signal of the profile */
     gboolean            updated;     /* it came since the last fetch */
-    gint64              quiet_until; /* monotonic: Updated signals before are our fetch's */
+    gint64              quiet_until; /* monotonic: the next Updated before is our fetch's */
+    GVariant           *initial;     /* the vpn.data the mesh started from, until watched */
 };
 
 /*
@@ -31,10 +32,10 @@ struct _WgmProfileWatch {
  * NMConnection's "changed" alone is not one: it comes for every property
  * replaced, and after each secrets fetch too; and NetworkManager 1.42
  * signals Updated after each GetSecrets as well (measured: fetching on
- * either fetched again every 57 ms).  So an Updated signal during a fetch
- * or within OWN_UPDATE_MS after it is taken for the fetch's own; an edit of
- * secrets alone in that moment goes unnoticed until the next edit.  Both
- * are looked at once a burst is over.
+ * either fetched again every 57 ms).  So an Updated signal during a fetch,
+ * and the first within OWN_UPDATE_MS after it, are taken for the fetch's
+ * own; an edit of secrets alone in that moment goes unnoticed until the
+ * next edit.  Both are looked at once a burst is over.
  */
 #define SETTLE_MS                    50
 #define OWN_UPDATE_MS                500
@@ -104,18 +105,25 @@ fetch(WgmProfileWatch *self)
                                            g_object_ref(self->cancellable));
 }
 
+/* What of a profile the service runs from: its vpn.data (secrets are
+ * fetched with each edit). */
 static GVariant *
-settings_of(NMRemoteConnection *profile)
+settings_of(NMConnection *connection)
 {
-    return g_variant_ref_sink(
-        nm_connection_to_dbus(NM_CONNECTION(profile), NM_CONNECTION_SERIALIZE_NO_SECRETS));
+    g_autoptr(GVariant) all =
+        g_variant_ref_sink(nm_connection_to_dbus(connection, NM_CONNECTION_SERIALIZE_NO_SECRETS));
+    g_autoptr(GVariant) vpn =
+        all ? g_variant_lookup_value(all, NM_SETTING_VPN_SETTING_NAME, NULL) : NULL;
+    GVariant *data = vpn ? g_variant_lookup_value(vpn, NM_SETTING_VPN_DATA, NULL) : NULL;
+
+    return data ? data : g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("{ss}"), NULL, 0));
 }
 
 static gboolean
 settled_cb(gpointer user_data)
 {
     WgmProfileWatch *self        = user_data;
-    g_autoptr(GVariant) settings = settings_of(self->profile);
+    g_autoptr(GVariant) settings = settings_of(NM_CONNECTION(self->profile));
 
     g_clear_pointer(&self->settle, g_source_unref);
     if (!self->updated && self->last && g_variant_equal(settings, self->last))
@@ -149,8 +157,13 @@ updated_cb(GDBusConnection *bus,
 {
     WgmProfileWatch *self = user_data;
 
-    if (self->fetching || g_get_monotonic_time() < self->quiet_until)
+    if (self->fetching)
         return;
+    /* The first one after our fetch is its own. */
+    if (g_get_monotonic_time() < self->quiet_until) {
+        self->quiet_until = 0;
+        return;
+    }
     self->updated = TRUE;
     profile_changed_cb(NM_CONNECTION(self->profile), self);
 }
@@ -166,7 +179,9 @@ watch_profile(WgmProfileWatch *self)
         g_clear_signal_handler(&self->changed_id, self->profile);
     g_set_object(&self->profile, profile);
     g_clear_pointer(&self->last, g_variant_unref);
-    self->last = settings_of(profile);
+    /* What the mesh was started from: an edit made meanwhile is one. */
+    self->last =
+        self->initial ? g_steal_pointer(&self->initial) : settings_of(NM_CONNECTION(profile));
     self->changed_id =
         g_signal_connect(profile, NM_CONNECTION_CHANGED, G_CALLBACK(profile_changed_cb), self);
     if (self->updated_id)
@@ -181,6 +196,12 @@ watch_profile(WgmProfileWatch *self)
                                                           updated_cb,
                                                           self,
                                                           NULL);
+    {
+        g_autoptr(GVariant) now = settings_of(NM_CONNECTION(profile));
+
+        if (!g_variant_equal(now, self->last))
+            profile_changed_cb(NM_CONNECTION(profile), self);
+    }
     g_debug("watching profile %s for edits", self->uuid);
 }
 
@@ -214,7 +235,7 @@ client_ready_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 WgmProfileWatch *
-wgm_profile_watch_new(GDBusConnection *bus, const char *uuid)
+wgm_profile_watch_new(GDBusConnection *bus, const char *uuid, NMConnection *started_from)
 {
     WgmProfileWatch *self;
 
@@ -225,6 +246,7 @@ wgm_profile_watch_new(GDBusConnection *bus, const char *uuid)
     self->uuid        = g_strdup(uuid);
     self->cancellable = g_cancellable_new();
     self->bus         = g_object_ref(bus);
+    self->initial     = started_from ? settings_of(started_from) : NULL;
     g_object_set_data(G_OBJECT(self->cancellable), WATCH_KEY, self);
     /* Never a _sync call: NetworkManager may be slow, or not there. */
     g_async_initable_new_async(NM_TYPE_CLIENT,
@@ -252,6 +274,7 @@ wgm_profile_watch_dispose(GObject *object)
         g_cancellable_cancel(self->cancellable);
     wgm_clear_source(&self->settle);
     g_clear_pointer(&self->last, g_variant_unref);
+    g_clear_pointer(&self->initial, g_variant_unref);
     if (self->updated_id) {
         g_dbus_connection_signal_unsubscribe(self->bus, self->updated_id);
         self->updated_id = 0;

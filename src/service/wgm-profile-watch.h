@@ -16,7 +16,12 @@
 #define WGM_TYPE_PROFILE_WATCH (wgm_profile_watch_get_type())
 G_DECLARE_FINAL_TYPE(WgmProfileWatch, wgm_profile_watch, WGM, PROFILE_WATCH, GObject)
 
-WgmProfileWatch *wgm_profile_watch_new(GDBusConnection *bus, const char *uuid);
+/* @started_from: the profile as the mesh was started from it (its vpn.data
+ * is compared with NetworkManager's once the watch finds the profile: an
+ * edit made while the mesh came up counts); NULL: none. */
+WgmProfileWatch *wgm_profile_watch_new(GDBusConnection *bus,
+                                       const char      *uuid,
+                                       NMConnection    *started_from);
 
 /* Signal "changed" (NMConnection *profile): a copy of the edited profile
  * with its vpn secrets, valid during the emission. */

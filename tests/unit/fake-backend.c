@@ -13,6 +13,7 @@ struct _FakeBackend {
     GPtrArray  *transactions; /* of FakeTransaction* */
     GHashTable *stats;        /* WgmKey* -> WgmPeerStats* (owned) */
     guint       fail_applies;
+    GPtrArray  *held; /* of GTask*: applies not answered yet (hold_applies) */
     guint       fail_starts;
     guint       n_starts;
     guint       n_polls;
@@ -120,6 +121,10 @@ fake_apply_async(WgmBackend            *backend,
     }
     g_ptr_array_add(self->transactions, t);
     track_peers(self, t);
+    if (self->held) {
+        g_ptr_array_add(self->held, task);
+        return;
+    }
     g_task_return_boolean(task, TRUE);
     g_object_unref(task);
 }
@@ -244,6 +249,24 @@ fake_backend_set_peer(FakeBackend  *self,
     s->last_handshake_usec = last_handshake;
     s->rx_bytes            = rx;
     s->tx_bytes            = tx;
+}
+
+void
+fake_backend_hold_applies(FakeBackend *self)
+{
+    if (!self->held)
+        self->held = g_ptr_array_new();
+}
+
+void
+fake_backend_release_applies(FakeBackend *self)
+{
+    g_autoptr(GPtrArray) held = g_steal_pointer(&self->held);
+
+    for (guint i = 0; held && i < held->len; i++) {
+        g_task_return_boolean(held->pdata[i], TRUE);
+        g_object_unref(held->pdata[i]);
+    }
 }
 
 void

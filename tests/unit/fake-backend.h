@@ -47,6 +47,9 @@ void fake_backend_set_peer(FakeBackend  *self,
                            guint64       tx);
 /* The next @n applies fail. */
 void fake_backend_fail_applies(FakeBackend *self, guint n);
+/* Applies are recorded but answered only at release (in the order made). */
+void fake_backend_hold_applies(FakeBackend *self);
+void fake_backend_release_applies(FakeBackend *self);
 /* The next @n starts fail. */
 void fake_backend_fail_starts(FakeBackend *self, guint n);
 /* The process "crashes": pending work fails, "died" is emitted. */

@@ -430,6 +430,42 @@ test_backend_restart(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(f->failed->message, "5 times"));
 }
 
+/* A peer set changed while a restarted wireguard-go is being given the
+ * whole configuration (built before the change) is given again once that
+ * is done: WireGuard does not keep a removed peer or miss a new one. */
+static void
+test_set_peers_during_restart(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_config(3, 0, NULL, NULL);
+    g_autoptr(WgmConfig) next   = make_config(4, 0, NULL, NULL);
+    GPtrArray       *ts         = NULL;
+    FakeTransaction *t;
+    WgmKey           k4;
+    gboolean         has4 = FALSE;
+
+    start_mesh(f, config);
+    run_until(f, 1);
+    fake_backend_hold_applies(f->backend);
+    fake_backend_die(f->backend, "wireguard-go was killed by signal 9");
+    run_until(f, 3);
+    ts = fake_backend_get_transactions(f->backend);
+    t  = ts->pdata[ts->len - 1];
+    g_assert_true(t->replace_peers); /* the restart's, not answered yet */
+    g_assert_cmpuint(t->entries->len, ==, 3);
+
+    wgm_mesh_set_peers(f->mesh, next);
+    g_assert_true(ts->pdata[ts->len - 1] == t);
+    fake_backend_release_applies(f->backend);
+    fake_iterate();
+    t = ts->pdata[ts->len - 1];
+    g_assert_true(t->replace_peers);
+    g_assert_cmpuint(t->entries->len, ==, 4);
+    fake_peer_key(4, &k4);
+    for (guint i = 0; i < t->entries->len; i++)
+        has4 |= wgm_key_equal(&g_array_index(t->entries, FakeEntry, i).public_key, &k4);
+    g_assert_true(has4);
+}
+
 static void
 test_set_peers_diff(Fixture *f, gconstpointer data)
 {
@@ -826,6 +862,7 @@ main(int argc, char *argv[])
     ADD("/mesh/dead-peer", test_dead_peer);
     ADD("/mesh/backend-restart", test_backend_restart);
     ADD("/mesh/set-peers-diff", test_set_peers_diff);
+    ADD("/mesh/set-peers-during-restart", test_set_peers_during_restart);
     ADD("/mesh/earliest-deadline-10000", test_earliest_deadline_10000);
     ADD("/mesh/connect-peer", test_connect_peer);
     ADD("/mesh/lazy/parked-at-start", test_lazy_parked_at_start);

@@ -727,6 +727,59 @@ test_misc(void)
     wgm_config_free(NULL);
 }
 
+/* A profile re-read while up keeps the secrets an agent gave (its flags
+ * say AGENT_OWNED or NOT_SAVED), and only those. */
+static void
+test_keep_unsaved_secrets(void)
+{
+    static const char *const applied_edits[] = {
+        "private-key-flags=1",          /* agent-owned */
+        "peer.1.preshared-key-flags=2", /* not saved */
+        "!peer.1.preshared-key=" PSK,
+        "peer.2.public-key=" PUB2,
+        "peer.2.allowed-ips=10.0.0.3/32",
+        "!peer.2.preshared-key=" PSK,
+        NULL,
+    };
+    g_autoptr(WgmConfig) applied = parse_ok(base_edits, applied_edits);
+    /* The re-read profile: no secrets; peer 1 (agent's PSK) now second,
+     * peer 2's PSK (saved: flags 0) gone for real. */
+    static const char *const reread_edits[] = {
+        "-!private-key",
+        "private-key-flags=1",
+        "-peer.1.public-key",
+        "-peer.1.allowed-ips",
+        "peer.1.public-key=" PUB2,
+        "peer.1.allowed-ips=10.0.0.3/32",
+        "peer.2.public-key=" PUB1,
+        "peer.2.allowed-ips=10.0.0.2/32",
+        "peer.2.preshared-key-flags=2",
+        NULL,
+    };
+    g_autoptr(NMSettingVpn) s_vpn = setting_new(base_edits, reread_edits);
+    g_autoptr(WgmConfig) config   = NULL;
+    GError *error                 = NULL;
+
+    g_assert_null(nm_setting_vpn_get_secret(s_vpn, "private-key"));
+    wgm_config_keep_unsaved_secrets(applied, s_vpn);
+    g_assert_cmpstr(nm_setting_vpn_get_secret(s_vpn, "private-key"), ==, PRIV);
+    g_assert_cmpstr(nm_setting_vpn_get_secret(s_vpn, "peer.2.preshared-key"), ==, PSK);
+    g_assert_null(nm_setting_vpn_get_secret(s_vpn, "peer.1.preshared-key"));
+    config = wgm_config_new_from_setting(s_vpn, &error);
+    g_assert_no_error(error);
+    g_assert_true(((WgmPeerConfig *)config->peers->pdata[1])->has_preshared_key);
+    g_assert_false(((WgmPeerConfig *)config->peers->pdata[0])->has_preshared_key);
+
+    /* A saved private key that is missing stays missing. */
+    {
+        static const char *const saved[] = { "-!private-key", NULL };
+        g_autoptr(NMSettingVpn) s2       = setting_new(base_edits, saved);
+
+        wgm_config_keep_unsaved_secrets(applied, s2);
+        g_assert_null(nm_setting_vpn_get_secret(s2, "private-key"));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -743,6 +796,7 @@ main(int argc, char **argv)
     g_test_add_func("/settings/need-secrets", test_need_secrets);
     g_test_add_func("/settings/secret-in-data", test_secret_in_data);
     g_test_add_func("/settings/misc", test_misc);
+    g_test_add_func("/settings/keep-unsaved-secrets", test_keep_unsaved_secrets);
 
     return g_test_run();
 }

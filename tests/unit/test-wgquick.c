@@ -514,6 +514,9 @@ test_write(void)
                     "\n[Peer]\n"
                     "# Lazy = yes\n"
                     "PublicKey = " PUB1 "\n"
+                    /* Its flags say it has one; the export has no secrets. */
+                    "# PresharedKey is not included: NetworkManager exports no secrets; add it "
+                    "here\n"
                     "AllowedIPs = 10.0.0.2/32, 10.0.0.3/32\n"
                     "\n[Peer]\n"
                     "PublicKey = " PUB2 "\n");
