@@ -227,11 +227,14 @@ load_editor_factory(GError **error)
         return factory;
 
     if (!dladdr((void *)load_editor_factory, &info) || !info.dli_fname) {
+        /* dladdr() need not set dlerror(), and reading it clears it. */
+        const char *why = dlerror();
+
         g_set_error(error,
                     NM_VPN_PLUGIN_ERROR,
                     NM_VPN_PLUGIN_ERROR_FAILED,
                     "cannot find where the wgmesh plugin is installed: %s",
-                    dlerror());
+                    why ? why : "no error reported");
         return NULL;
     }
     dir  = g_path_get_dirname(info.dli_fname);
