@@ -27,7 +27,8 @@
  * order: a profile's peer.7 may come back as peer.3).
  *
  * Values in @data: lists joined with ", ", numbers without leading zeros,
- * "Lazy" as yes/no, PersistentKeepalive "off"/0 and ListenPort 0 left out;
+ * "Lazy" as yes/no, PersistentKeepalive "off"/0 and ListenPort 0 left out
+ * ("# wgmesh:" values are kept as written, once checked);
  * a PrivateKey or PresharedKey also sets its "...-flags" key to "0" (stored
  * by NetworkManager).  In PROFILE mode, a file without a PrivateKey is
  * accepted with a warning (the rest is checked with a stand-in key); an
