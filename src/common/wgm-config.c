@@ -714,8 +714,8 @@ wgm_backend_kind_to_string(WgmBackendKind kind)
     return "unknown";
 }
 
-static const WgmPeerConfig *
-find_peer(const WgmConfig *config, const WgmKey *public_key)
+const WgmPeerConfig *
+wgm_config_find_peer(const WgmConfig *config, const WgmKey *public_key)
 {
     for (guint i = 0; i < config->peers->len; i++) {
         const WgmPeerConfig *pc = config->peers->pdata[i];
@@ -771,7 +771,7 @@ wgm_config_keep_unsaved_secrets(const WgmConfig *applied, NMSettingVpn *s_vpn)
         if (!b64 || !wgm_key_from_base64(b64, &key, NULL)
             || nm_setting_vpn_get_secret(s_vpn, psk_name) || !secret_is_unsaved(s_vpn, psk_name))
             continue;
-        old = find_peer(applied, &key);
+        old = wgm_config_find_peer(applied, &key);
         if (old && old->has_preshared_key)
             add_key_secret(s_vpn, psk_name, &old->preshared_key);
     }

@@ -74,6 +74,9 @@ gboolean wgm_config_check_value(const char *key,
  * refuse anyway; wgm_config_new_from_setting() says where it belongs. */
 char **wgm_config_need_secrets(NMSettingVpn *s_vpn);
 
+/* The peer of @config with @public_key, NULL if none. */
+const WgmPeerConfig *wgm_config_find_peer(const WgmConfig *config, const WgmKey *public_key);
+
 /* A profile re-read while up (its secrets fetched by the service, which
  * has no agent) lacks the secrets an agent gave at Connect or that are
  * never saved (AGENT_OWNED, NOT_SAVED): each such secret @s_vpn lacks gets

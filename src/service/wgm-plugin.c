@@ -314,18 +314,6 @@ pending_reconnect(const WgmConfig *was, WgmConfig *now)
     return keys;
 }
 
-static const WgmPeerConfig *
-find_peer_config(const WgmConfig *config, const WgmKey *public_key)
-{
-    for (guint i = 0; i < config->peers->len; i++) {
-        const WgmPeerConfig *pc = config->peers->pdata[i];
-
-        if (wgm_key_equal(&pc->public_key, public_key))
-            return pc;
-    }
-    return NULL;
-}
-
 /* The lazy choices the edit changed (a choice made over D-Bus since stays
  * unless the profile's own changed). */
 static gboolean
@@ -339,7 +327,7 @@ apply_lazy(WgmPlugin *self, const WgmConfig *was, const WgmConfig *now, GError *
         return FALSE;
     for (guint i = 0; i < now->peers->len; i++) {
         const WgmPeerConfig *pc  = now->peers->pdata[i];
-        const WgmPeerConfig *old = find_peer_config(was, &pc->public_key);
+        const WgmPeerConfig *old = wgm_config_find_peer(was, &pc->public_key);
         gboolean             ok  = TRUE;
 
         /* A peer that joins comes with its choice (set_peers). */

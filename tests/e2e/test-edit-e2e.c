@@ -111,19 +111,26 @@ wait_endpoint(WgmTestNm *nm, const char *bus_name, const char *name, const char 
     }
 }
 
+/* The mesh's interface (its Mesh.Interface). */
+static char *
+mesh_ifname(WgmTestNm *nm, const char *bus_name)
+{
+    g_autofree char *prop = mesh_property(nm, bus_name, "Interface");
+
+    /* "(<'wgm0'>,)" */
+    g_assert_true(g_str_has_prefix(prop, "(<'"));
+    return g_strndup(prop + 3, strcspn(prop + 3, "'"));
+}
+
 /* Waits until NetworkManager has (@present) or has not a route to @addr
  * on the mesh's interface. */
 static gboolean
 wait_route(WgmTestNm *nm, const char *bus_name, const char *addr, gboolean present)
 {
-    g_autofree char *prop     = mesh_property(nm, bus_name, "Interface");
-    g_autofree char *ifname   = NULL;
+    g_autofree char *ifname   = mesh_ifname(nm, bus_name);
     gint64           deadline = g_get_monotonic_time() + TIMEOUT_MS * 1000;
     g_autoptr(GError) error   = NULL;
 
-    /* "(<'wgm0'>,)" */
-    g_assert_true(g_str_has_prefix(prop, "(<'"));
-    ifname = g_strndup(prop + 3, strcspn(prop + 3, "'"));
     for (;;) {
         g_autofree char *out  = NULL;
         g_autofree char *want = g_strdup_printf("%s ", addr);
@@ -145,8 +152,7 @@ wait_route(WgmTestNm *nm, const char *bus_name, const char *addr, gboolean prese
 static gboolean
 wait_psk(WgmTestNm *nm, const char *bus_name, const char *public_key, const char *psk)
 {
-    g_autofree char *prop     = mesh_property(nm, bus_name, "Interface");
-    g_autofree char *ifname   = g_strndup(prop + 3, strcspn(prop + 3, "'"));
+    g_autofree char *ifname   = mesh_ifname(nm, bus_name);
     g_autofree char *want     = g_strdup_printf("%s\t%s", public_key, psk);
     gint64           deadline = g_get_monotonic_time() + TIMEOUT_MS * 1000;
 
