@@ -29,6 +29,7 @@ export PATH
 PACKAGES_DEMO=(
     meson ninja-build pkg-config gcc gettext
     libglib2.0-dev libnm-dev
+    nettle-dev             # X25519 for the editor's key pairs
     libglib2.0-bin         # gdbus
     network-manager        # NetworkManager, nmcli, nm-online
     wireguard-go

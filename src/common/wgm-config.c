@@ -776,3 +776,39 @@ wgm_config_keep_unsaved_secrets(const WgmConfig *applied, NMSettingVpn *s_vpn)
             add_key_secret(s_vpn, psk_name, &old->preshared_key);
     }
 }
+
+gboolean
+wgm_config_check_supported(const WgmConfig *config, GError **error)
+{
+    gboolean has_endpoint = FALSE;
+
+    if (config->backend == WGM_BACKEND_KIND_KERNEL) {
+        g_set_error(error,
+                    WGM_ERROR,
+                    WGM_ERROR_INVALID_SETTING,
+                    WGM_KEY_BACKEND ": \"kernel\" is not supported yet (expected \"auto\" or "
+                                    "\"userspace\")");
+        return FALSE;
+    }
+    /* Parsed (so the key is known and checked) but not applied yet:
+     * refused rather than silently ignored. */
+    if (config->network_map) {
+        g_set_error(error,
+                    WGM_ERROR,
+                    WGM_ERROR_INVALID_SETTING,
+                    WGM_KEY_NETWORK_MAP ": peers from a network-map file are not supported yet; "
+                                        "give them inline as peer.N.*");
+        return FALSE;
+    }
+    for (guint i = 0; i < config->peers->len && !has_endpoint; i++)
+        has_endpoint = ((WgmPeerConfig *)config->peers->pdata[i])->endpoint_host != NULL;
+    if (!has_endpoint) {
+        g_set_error(error,
+                    WGM_ERROR,
+                    WGM_ERROR_INVALID_SETTING,
+                    "peer.N.endpoint: no peer has an endpoint, but NetworkManager needs one "
+                    "as the VPN gateway");
+        return FALSE;
+    }
+    return TRUE;
+}

@@ -67,6 +67,11 @@ gboolean wgm_config_check_value(const char *key,
                                 const char *name,
                                 GError    **error);
 
+/* What a valid @config may still ask for that the service cannot do yet
+ * (the kernel backend, a network map, no peer with an endpoint), refused
+ * at Connect, in an edit while up and by the editor alike. */
+gboolean wgm_config_check_supported(const WgmConfig *config, GError **error);
+
 /* Secret names (vpn.secrets keys) that are missing and that NM may ask an agent
  * for, honouring their flags (NOT_REQUIRED secrets are never asked for;
  * NOT_SAVED/AGENT_OWNED ones are, when absent).  Returns NULL when complete,

@@ -26,6 +26,12 @@ gboolean wgm_key_equal(const WgmKey *a, const WgmKey *b);
 guint    wgm_key_hash(gconstpointer key);
 gboolean wgm_key_equal_func(gconstpointer a, gconstpointer b);
 
+/* A new private key as "wg genkey" makes it (random, clamped); fails only
+ * if the kernel has no random bytes to give. */
+gboolean wgm_key_generate_private(WgmKey *out, GError **error);
+/* Its X25519 public key, as "wg pubkey" computes it. */
+void wgm_key_public_from_private(const WgmKey *private_key, WgmKey *public_key);
+
 /* Wipe memory so the compiler cannot elide it. */
 void wgm_memzero(void *p, gsize len);
 void wgm_key_wipe(WgmKey *key);

@@ -232,44 +232,6 @@ network_changed_cb(WgmNetmon *netmon, const char *what, WgmPlugin *self)
         wgm_mesh_network_changed(self->mesh, what);
 }
 
-/* What a valid profile may still ask for that the service cannot do, at
- * Connect and in an edit while up. */
-static gboolean
-check_supported(const WgmConfig *config, GError **error)
-{
-    gboolean has_endpoint = FALSE;
-
-    if (config->backend == WGM_BACKEND_KIND_KERNEL) {
-        g_set_error(error,
-                    WGM_ERROR,
-                    WGM_ERROR_INVALID_SETTING,
-                    WGM_KEY_BACKEND ": \"kernel\" is not supported yet (expected \"auto\" or "
-                                    "\"userspace\")");
-        return FALSE;
-    }
-    /* Parsed (so the key is known and checked) but not applied yet:
-     * refused rather than silently ignored. */
-    if (config->network_map) {
-        g_set_error(error,
-                    WGM_ERROR,
-                    WGM_ERROR_INVALID_SETTING,
-                    WGM_KEY_NETWORK_MAP ": peers from a network-map file are not supported yet; "
-                                        "give them inline as peer.N.*");
-        return FALSE;
-    }
-    for (guint i = 0; i < config->peers->len && !has_endpoint; i++)
-        has_endpoint = ((WgmPeerConfig *)config->peers->pdata[i])->endpoint_host != NULL;
-    if (!has_endpoint) {
-        g_set_error(error,
-                    WGM_ERROR,
-                    WGM_ERROR_INVALID_SETTING,
-                    "peer.N.endpoint: no peer has an endpoint, but NetworkManager needs one "
-                    "as the VPN gateway");
-        return FALSE;
-    }
-    return TRUE;
-}
-
 /* ---- edits of the profile while up ------------------------------------- */
 
 /* Keys of @now that differ from @was and cannot be applied live; @now takes
@@ -379,7 +341,7 @@ profile_changed_cb(WgmProfileWatch *watch, NMConnection *profile, WgmPlugin *sel
     if (s_vpn)
         wgm_config_keep_unsaved_secrets(self->config, s_vpn);
     config = s_vpn ? wgm_config_new_from_setting(s_vpn, &error) : NULL;
-    if (config && !check_supported(config, &error))
+    if (config && !wgm_config_check_supported(config, &error))
         g_clear_pointer(&config, wgm_config_free);
     if (!config || error) {
         if (!error)
@@ -505,7 +467,7 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
             "refusing connection \"%s\": %s", nm_connection_get_id(connection), (*error)->message);
         return FALSE;
     }
-    if (!check_supported(config, error))
+    if (!wgm_config_check_supported(config, error))
         return FALSE;
 
     teardown(self);

@@ -635,6 +635,59 @@ test_error_quote(void)
     }
 }
 
+/* Key pairs: a generated key is clamped like wg genkey's, and the public
+ * key is the one wg(8) computes (RFC 7748 vector, and wg pubkey when the
+ * wireguard-tools are installed). */
+static void
+test_key_pair(void)
+{
+    /* RFC 7748, section 6.1: Alice's private and public key. */
+    static const char *alice_priv =
+        "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
+    static const char *alice_pub =
+        "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
+    g_autoptr(GError) error = NULL;
+    g_autofree char *wg     = g_find_program_in_path("wg");
+    WgmKey           priv, pub, want;
+    char             hex[WGM_KEY_HEX_LEN + 1];
+
+    g_assert_true(wgm_key_from_hex(alice_priv, WGM_KEY_HEX_LEN, &priv));
+    g_assert_true(wgm_key_from_hex(alice_pub, WGM_KEY_HEX_LEN, &want));
+    wgm_key_public_from_private(&priv, &pub);
+    wgm_key_to_hex(&pub, hex);
+    g_assert_cmpstr(hex, ==, alice_pub);
+
+    for (int i = 0; i < 8; i++) {
+        char b64[WGM_KEY_B64_LEN + 1], pub64[WGM_KEY_B64_LEN + 1];
+
+        g_assert_true(wgm_key_generate_private(&priv, &error));
+        g_assert_no_error(error);
+        g_assert_cmpint(priv.bytes[0] & 7, ==, 0);
+        g_assert_cmpint(priv.bytes[31] & 0xc0, ==, 0x40);
+        wgm_key_public_from_private(&priv, &pub);
+        if (!wg)
+            continue;
+        {
+            g_autofree char *out        = NULL;
+            g_autofree char *input      = NULL;
+            const char      *argv[]     = { wg, "pubkey", NULL };
+            g_autoptr(GSubprocess) proc = NULL;
+
+            wgm_key_to_base64(&priv, b64);
+            wgm_key_to_base64(&pub, pub64);
+            input = g_strdup_printf("%s\n", b64);
+            proc  = g_subprocess_newv(
+                argv, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+            g_assert_no_error(error);
+            g_assert_true(g_subprocess_communicate_utf8(proc, input, NULL, &out, NULL, &error));
+            g_assert_no_error(error);
+            g_assert_cmpstr(g_strstrip(out), ==, pub64);
+        }
+    }
+    if (!wg)
+        g_test_message("wg not installed: checked against RFC 7748 only");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -652,6 +705,7 @@ main(int argc, char **argv)
     g_test_add_func("/ip/endpoint-split", test_ip_endpoint_split);
     g_test_add_func("/ip/endpoint-parse", test_ip_endpoint_parse);
     g_test_add_func("/ip/endpoint-equal", test_ip_endpoint_equal);
+    g_test_add_func("/key/pair", test_key_pair);
     g_test_add_func("/error/dbus", test_error_dbus);
     g_test_add_func("/error/quote", test_error_quote);
 
