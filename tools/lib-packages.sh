@@ -43,12 +43,23 @@ PACKAGES_DEMO=(
     kmod                   # modprobe tun where /dev/net/tun is missing
     python3                # the e2e sandbox's syslog sink, tools/test.sh's summary
 )
+# The GTK 3 and GTK 4 editors (meson -Dgtk=enabled) and their unit tests
+# on a private Xvfb display.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+PACKAGES_GTK=(
+    libgtk-3-dev libnma-dev      # the GTK 3 editor (nm-connection-editor)
+    libgtk-4-dev libnma-gtk4-dev # the GTK 4 editor (GNOME Settings)
+    libgtk-4-bin                 # gtk4-builder-tool: the GTK 4 .ui from the GTK 3 one
+    xvfb xauth                   # test-editor-gtk3/gtk4 run on Xvfb
+)
 # All of tools/test.sh's suites.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 PACKAGES_TEST=(
     "${PACKAGES_DEMO[@]}"
+    "${PACKAGES_GTK[@]}"
     clang libclang-rt-14-dev # libFuzzer for the fuzz suite
     python3-dbusmock         # polkitd, NetworkManager and logind stand-ins (dbus suite)
+    appstream                # appstreamcli validates the metainfo (test-metainfo)
 )
 
 # Units whose enablement installing network-manager may change.
