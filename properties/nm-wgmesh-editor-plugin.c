@@ -9,15 +9,17 @@
 #include <dlfcn.h>
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
 #include <gmodule.h>
 
 #include "wgm-settings-keys.h"
 #include "wgm-wgquick.h"
 
-#define WGM_PLUGIN_NAME "WireGuard mesh (wgmesh)"
-#define WGM_PLUGIN_DESC                                                                         \
-    "One WireGuard interface with many peers, each connected, watched and retried on its own; " \
-    "imports and exports wg-quick files."
+/* Translated when read: the client may set its locale after loading us. */
+#define WGM_PLUGIN_NAME N_("WireGuard mesh (wgmesh)")
+#define WGM_PLUGIN_DESC                                                                            \
+    N_("One WireGuard interface with many peers, each connected, watched and retried on its own; " \
+       "imports and exports wg-quick files.")
 
 struct _WgmEditorPlugin {
     GObject parent_instance;
@@ -150,7 +152,7 @@ export_to_file(NMVpnEditorPlugin *iface, const char *path, NMConnection *connect
         g_set_error(error,
                     NM_VPN_PLUGIN_ERROR,
                     NM_VPN_PLUGIN_ERROR_INVALID_CONNECTION,
-                    "profile “%s” is not a wgmesh VPN (vpn.service-type %s expected)",
+                    _("profile “%s” is not a wgmesh VPN (vpn.service-type %s expected)"),
                     nm_connection_get_id(connection),
                     WGM_VPN_SERVICE_TYPE);
         return FALSE;
@@ -233,8 +235,8 @@ load_editor_factory(GError **error)
         g_set_error(error,
                     NM_VPN_PLUGIN_ERROR,
                     NM_VPN_PLUGIN_ERROR_FAILED,
-                    "cannot find where the wgmesh plugin is installed: %s",
-                    why ? why : "no error reported");
+                    _("cannot find where the wgmesh plugin is installed: %s"),
+                    why ? why : _("no error reported"));
         return NULL;
     }
     dir  = g_path_get_dirname(info.dli_fname);
@@ -245,7 +247,7 @@ load_editor_factory(GError **error)
         g_set_error(error,
                     G_FILE_ERROR,
                     G_FILE_ERROR_NOENT,
-                    "the wgmesh editor for GTK is not installed (%s in %s)",
+                    _("the wgmesh editor for GTK is not installed (%s in %s)"),
                     module_name,
                     dir);
         return NULL;
@@ -255,7 +257,7 @@ load_editor_factory(GError **error)
         g_set_error(error,
                     NM_VPN_PLUGIN_ERROR,
                     NM_VPN_PLUGIN_ERROR_FAILED,
-                    "cannot load the wgmesh editor %s: %s",
+                    _("cannot load the wgmesh editor %s: %s"),
                     path,
                     g_module_error());
         return NULL;
@@ -264,7 +266,7 @@ load_editor_factory(GError **error)
         g_set_error(error,
                     NM_VPN_PLUGIN_ERROR,
                     NM_VPN_PLUGIN_ERROR_FAILED,
-                    "the wgmesh editor %s has no %s()",
+                    _("the wgmesh editor %s has no %s()"),
                     path,
                     WGM_EDITOR_FACTORY_SYMBOL);
         g_module_close(module);
@@ -291,7 +293,7 @@ get_editor(NMVpnEditorPlugin *iface, NMConnection *connection, GError **error)
         g_set_error_literal(error,
                             NM_VPN_PLUGIN_ERROR,
                             NM_VPN_PLUGIN_ERROR_FAILED,
-                            "the wgmesh editor failed without saying why");
+                            _("the wgmesh editor failed without saying why"));
     return editor;
 }
 
@@ -302,10 +304,10 @@ get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
     switch (prop_id) {
     case PROP_NAME:
-        g_value_set_string(value, WGM_PLUGIN_NAME);
+        g_value_set_string(value, _(WGM_PLUGIN_NAME));
         break;
     case PROP_DESC:
-        g_value_set_string(value, WGM_PLUGIN_DESC);
+        g_value_set_string(value, _(WGM_PLUGIN_DESC));
         break;
     case PROP_SERVICE:
         g_value_set_string(value, WGM_VPN_SERVICE_TYPE);
@@ -345,7 +347,19 @@ wgm_editor_plugin_class_init(WgmEditorPluginClass *klass)
 G_MODULE_EXPORT NMVpnEditorPlugin *
 nm_vpn_editor_plugin_factory(GError **error)
 {
+    static gsize bound;
+
     g_return_val_if_fail(!error || !*error, NULL);
+
+    /* Our messages come from our own domain through dgettext (_() of
+     * gi18n-lib.h), also for the editor and the shared code loaded with us:
+     * bind it, in UTF-8 whatever the client's charset, as GTK wants.  Never
+     * textdomain(): the process's default domain is the client's. */
+    if (g_once_init_enter(&bound)) {
+        bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+        bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+        g_once_init_leave(&bound, 1);
+    }
 
     return g_object_new(WGM_TYPE_EDITOR_PLUGIN, NULL);
 }

@@ -52,10 +52,27 @@ PACKAGES_GTK=(
     libgtk-4-bin                 # gtk4-builder-tool: the GTK 4 .ui from the GTK 3 one
     xvfb xauth                   # test-editor-gtk3/gtk4 run on Xvfb
 )
+# The UI tests (tests/ui, in the e2e suite) and tools/screenshots.sh: the
+# real applications under Xvfb, driven over AT-SPI, against the sandbox.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+PACKAGES_UI=(
+    xvfb                     # Xvfb
+    xauth                    # the X server's cookie
+    dbus-session-bus-common  # session.conf for the private session bus
+    gsettings-desktop-schemas dconf-gsettings-backend # toolkit-accessibility, kept in dconf
+    at-spi2-core             # the accessibility bus (at-spi-bus-launcher, registryd)
+    python3-pyatspi          # the tests (with python3-gi, gir1.2-atspi-2.0)
+    network-manager-gnome    # nm-connection-editor (GTK3)
+    gnome-control-center     # GNOME Settings 43 (GTK4)
+    imagemagick              # import (screenshots), identify (not blank)
+    x11-utils                # xwininfo: a window's id by its title, its geometry
+    xdotool                  # moves and resizes a window (there is no window manager)
+)
 # All of tools/test.sh's suites.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 PACKAGES_TEST=(
     "${PACKAGES_DEMO[@]}"
+    "${PACKAGES_UI[@]}"
     "${PACKAGES_GTK[@]}"
     clang libclang-rt-14-dev # libFuzzer for the fuzz suite
     python3-dbusmock         # polkitd, NetworkManager and logind stand-ins (dbus suite)

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
 #include "wgm-config.h"
 
 #include <string.h>
+
+#include <glib/gi18n-lib.h>
 
 #include "wgm-error.h"
 #include "wgm-parse.h"
@@ -70,7 +74,7 @@ parse_address(WgmConfig *config, const char *key, const char *value, GError **er
             return wgm_parse_fail(
                 error,
                 key,
-                "\"%s\" has a bad prefix length (expected 1-%u for an interface address)",
+                _("\"%s\" has a bad prefix length (expected 1-%u for an interface address)"),
                 quoted,
                 p.addr.family == AF_INET ? 32u : 128u);
         }
@@ -83,8 +87,9 @@ parse_address(WgmConfig *config, const char *key, const char *value, GError **er
             return wgm_parse_fail(
                 error,
                 key,
-                "\"%s\" is a second %s address after %s, but NetworkManager's VPN IP "
-                "configuration carries only one address per family",
+                /* Translators: the second %s is IPv4 or IPv6. */
+                _("\"%s\" is a second %s address after %s, but NetworkManager's VPN IP "
+                  "configuration carries only one address per family"),
                 quoted,
                 p.addr.family == AF_INET ? "IPv4" : "IPv6",
                 wgm_ip_prefix_to_string(slot, first));
@@ -107,7 +112,7 @@ parse_dns(WgmConfig *config, const char *key, const char *value, GError **error)
         if (!wgm_ip_addr_parse(items[i], &a)) {
             g_autofree char *quoted = wgm_error_quote_value(items[i]);
 
-            return wgm_parse_fail(error, key, "\"%s\" is not an IP address", quoted);
+            return wgm_parse_fail(error, key, _("\"%s\" is not an IP address"), quoted);
         }
         g_array_append_val(config->dns, a);
     }
@@ -124,7 +129,7 @@ parse_dns_search(WgmConfig *config, const char *key, const char *value, GError *
         if (!is_search_domain(items[i])) {
             g_autofree char *quoted = wgm_error_quote_value(items[i]);
 
-            return wgm_parse_fail(error, key, "\"%s\" is not a domain name", quoted);
+            return wgm_parse_fail(error, key, _("\"%s\" is not a domain name"), quoted);
         }
     }
     g_strfreev(config->dns_search);
@@ -151,7 +156,7 @@ parse_backend(WgmConfig *config, const char *key, const char *value, GError **er
     }
     quoted = wgm_error_quote_value(value);
     return wgm_parse_fail(
-        error, key, "\"%s\" is not a backend (expected auto, userspace or kernel)", quoted);
+        error, key, _("\"%s\" is not a backend (expected auto, userspace or kernel)"), quoted);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -254,7 +259,7 @@ parse_network_map(WgmConfig *config, const char *key, const char *value, GError 
     if (!g_path_is_absolute(value)) {
         g_autofree char *quoted = wgm_error_quote_value(value);
 
-        return wgm_parse_fail(error, key, "\"%s\" is not an absolute path", quoted);
+        return wgm_parse_fail(error, key, _("\"%s\" is not an absolute path"), quoted);
     }
     g_free(config->network_map);
     config->network_map = g_strdup(value);
@@ -318,7 +323,7 @@ parse_data_item(WgmConfig  *config,
 
     parser = find_data_key(key);
     if (!parser)
-        return wgm_parse_fail(error, key, "unknown key");
+        return wgm_parse_fail(error, key, _("unknown key"));
     if (!value[0])
         return TRUE;
 
@@ -339,6 +344,8 @@ parse_secret_item(WgmConfig  *config,
     const char *field;
     guint       index;
 
+    if (strcmp(key, WGM_KEY_NO_SECRET) == 0)
+        return TRUE;
     if (strcmp(key, WGM_KEY_PRIVATE_KEY) == 0) {
         if (!value[0])
             return TRUE;
@@ -346,7 +353,7 @@ parse_secret_item(WgmConfig  *config,
             return wgm_parse_fail_prefix(error, key);
         /* wg(8) reads an all-zero private key as "remove the key". */
         if (wgm_key_is_zero(&config->private_key))
-            return wgm_parse_fail(error, key, "is all zeros, which is not a private key");
+            return wgm_parse_fail(error, key, _("is all zeros, which is not a private key"));
         return TRUE;
     }
 
@@ -359,8 +366,8 @@ parse_secret_item(WgmConfig  *config,
         if (strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY) != 0) {
             if (wgm_peer_config_is_field(field))
                 return wgm_parse_fail(
-                    error, key, "is not a secret: store it in vpn.data, not in vpn.secrets");
-            return wgm_parse_fail(error, key, "unknown secret");
+                    error, key, _("is not a secret: store it in vpn.data, not in vpn.secrets"));
+            return wgm_parse_fail(error, key, _("unknown secret"));
         }
         if (!value[0])
             return TRUE;
@@ -370,8 +377,8 @@ parse_secret_item(WgmConfig  *config,
 
     if (find_data_key(key))
         return wgm_parse_fail(
-            error, key, "is not a secret: store it in vpn.data, not in vpn.secrets");
-    return wgm_parse_fail(error, key, "unknown secret");
+            error, key, _("is not a secret: store it in vpn.data, not in vpn.secrets"));
+    return wgm_parse_fail(error, key, _("unknown secret"));
 }
 
 static int
@@ -441,16 +448,19 @@ check_peers(WgmConfig *config, GError **error)
         if (wgm_key_is_zero(&peer->public_key)) {
             return wgm_parse_fail(error,
                                   pk_key,
-                                  "missing (every peer.%u.* entry needs the peer's public key)",
+                                  _("missing (every peer.%u.* entry needs the peer's public key)"),
                                   peer->index);
         }
         other = g_hash_table_lookup(keys, &peer->public_key);
         if (other) {
+            g_autofree char *other_key =
+                g_strdup_printf(WGM_KEY_PEER_PREFIX "%u." WGM_PEER_FIELD_PUBLIC_KEY, other->index);
+
             return wgm_parse_fail(error,
                                   pk_key,
-                                  "duplicate of " WGM_KEY_PEER_PREFIX
-                                  "%u." WGM_PEER_FIELD_PUBLIC_KEY,
-                                  other->index);
+                                  /* Translators: %s is a setting such as peer.1.public-key. */
+                                  _("duplicate of %s"),
+                                  other_key);
         }
         g_hash_table_insert(keys, &peer->public_key, peer);
 
@@ -469,11 +479,15 @@ check_peers(WgmConfig *config, GError **error)
 
                 return wgm_parse_fail(error,
                                       ai_key,
-                                      "%s is an %s prefix, but " WGM_KEY_ADDRESS
-                                      " has no %s address "
-                                      "(NetworkManager routes a family only with an address of it)",
+                                      /* Translators: "10.1.0.0/16 is an IPv4 prefix, but
+                                       * address has no IPv4 address (...)"; the third %s
+                                       * is the setting "address". */
+                                      _("%s is an %s prefix, but %s has no %s address "
+                                        "(NetworkManager routes a family only with an address "
+                                        "of it)"),
                                       wgm_ip_prefix_to_string(p, buf),
                                       p->addr.family == AF_INET ? "IPv4" : "IPv6",
+                                      WGM_KEY_ADDRESS,
                                       p->addr.family == AF_INET ? "IPv4" : "IPv6");
             }
 
@@ -485,15 +499,18 @@ check_peers(WgmConfig *config, GError **error)
             if (other == peer)
                 continue;
             if (other) {
-                char buf[WGM_IP_STRLEN];
+                char             buf[WGM_IP_STRLEN];
+                g_autofree char *other_key = g_strdup_printf(
+                    WGM_KEY_PEER_PREFIX "%u." WGM_PEER_FIELD_ALLOWED_IPS, other->index);
 
-                return wgm_parse_fail(error,
-                                      ai_key,
-                                      "%s is also in " WGM_KEY_PEER_PREFIX
-                                      "%u." WGM_PEER_FIELD_ALLOWED_IPS
-                                      " (WireGuard would silently move it to one of the two peers)",
-                                      wgm_ip_prefix_to_string(p, buf),
-                                      other->index);
+                return wgm_parse_fail(
+                    error,
+                    ai_key,
+                    /* Translators: the second %s is a setting such as peer.1.allowed-ips. */
+                    _("%s is also in %s (WireGuard would silently move it to one of the two "
+                      "peers)"),
+                    wgm_ip_prefix_to_string(p, buf),
+                    other_key);
             }
             g_hash_table_insert(prefixes, prefix_key_dup(&k), peer);
             if (kept != j)
@@ -511,20 +528,21 @@ check_interface(WgmConfig *config, GError **error)
     if (wgm_key_is_zero(&config->private_key))
         return wgm_parse_fail(error,
                               WGM_KEY_PRIVATE_KEY,
-                              "missing (expected the interface's private key in vpn.secrets)");
+                              _("missing (expected the interface's private key in vpn.secrets)"));
 
     if (!config->has_address4 && !config->has_address6)
         return wgm_parse_fail(error,
                               WGM_KEY_ADDRESS,
-                              "missing (expected at least one address of this host in the mesh, "
-                              "e.g. 10.0.0.1/24)");
+                              _("missing (expected at least one address of this host in the "
+                                "mesh, e.g. 10.0.0.1/24)"));
 
     if (config->mtu == 0)
         config->mtu = WGM_DEFAULT_MTU;
     else if (config->has_address6 && config->mtu < 1280)
         return wgm_parse_fail(error,
                               WGM_KEY_MTU,
-                              "\"%u\" is out of range (expected 1280-65535 with an IPv6 address)",
+                              _("\"%u\" is out of range (expected 1280-65535 with an IPv6 "
+                                "address)"),
                               config->mtu);
     return TRUE;
 }
@@ -552,7 +570,7 @@ wgm_config_check_value(const char *key, const char *value, const char *name, GEr
     g_autofree char *v          = NULL;
 
     if (!parser)
-        return wgm_parse_fail(error, name, "unknown key");
+        return wgm_parse_fail(error, name, _("unknown key"));
     v = g_strstrip(g_strdup(value));
     if (!v[0])
         return TRUE;
@@ -700,6 +718,54 @@ wgm_config_need_secrets(NMSettingVpn *s_vpn)
     return (char **)g_ptr_array_free(g_steal_pointer(&names), FALSE);
 }
 
+/* Whether Connect refuses @value of the secret @key on its own. */
+static gboolean
+secret_is_bad(const char *key, const char *value)
+{
+    g_autoptr(WgmConfig) scratch   = config_new();
+    g_autoptr(GHashTable) by_index = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+    return !parse_secret_item(scratch, by_index, key, value, NULL);
+}
+
+static gboolean
+is_key_secret(const char *name)
+{
+    const char *field;
+    guint       index;
+
+    if (strcmp(name, WGM_KEY_PRIVATE_KEY) == 0)
+        return TRUE;
+    return wgm_peer_key_split(name, &index, &field, NULL) == WGM_PEER_KEY_VALID
+           && strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY) == 0;
+}
+
+char **
+wgm_config_bad_agent_secrets(NMSettingVpn *s_vpn)
+{
+    g_autoptr(GPtrArray) names   = NULL;
+    g_autofree const char **keys = NULL;
+
+    g_return_val_if_fail(NM_IS_SETTING_VPN(s_vpn), NULL);
+
+    names = g_ptr_array_new_with_free_func(g_free);
+    keys  = nm_setting_vpn_get_secret_keys(s_vpn, NULL);
+    for (guint i = 0; keys && keys[i]; i++) {
+        const char *value = nm_setting_vpn_get_secret(s_vpn, keys[i]);
+
+        /* A stored secret is the profile's to fix, not the user's to retype. */
+        if (!(secret_flags(s_vpn, keys[i])
+              & (NM_SETTING_SECRET_FLAG_AGENT_OWNED | NM_SETTING_SECRET_FLAG_NOT_SAVED)))
+            continue;
+        if (is_key_secret(keys[i]) && value && secret_is_bad(keys[i], value))
+            g_ptr_array_add(names, g_strdup(keys[i]));
+    }
+    if (names->len == 0)
+        return NULL;
+    g_ptr_array_add(names, NULL);
+    return (char **)g_ptr_array_free(g_steal_pointer(&names), FALSE);
+}
+
 const char *
 wgm_backend_kind_to_string(WgmBackendKind kind)
 {
@@ -783,32 +849,26 @@ wgm_config_check_supported(const WgmConfig *config, GError **error)
     gboolean has_endpoint = FALSE;
 
     if (config->backend == WGM_BACKEND_KIND_KERNEL) {
-        g_set_error(error,
-                    WGM_ERROR,
-                    WGM_ERROR_INVALID_SETTING,
-                    WGM_KEY_BACKEND ": \"kernel\" is not supported yet (expected \"auto\" or "
-                                    "\"userspace\")");
-        return FALSE;
+        return wgm_parse_fail(error,
+                              WGM_KEY_BACKEND,
+                              _("\"kernel\" is not supported yet (expected \"auto\" or "
+                                "\"userspace\")"));
     }
     /* Parsed (so the key is known and checked) but not applied yet:
      * refused rather than silently ignored. */
     if (config->network_map) {
-        g_set_error(error,
-                    WGM_ERROR,
-                    WGM_ERROR_INVALID_SETTING,
-                    WGM_KEY_NETWORK_MAP ": peers from a network-map file are not supported yet; "
-                                        "give them inline as peer.N.*");
-        return FALSE;
+        return wgm_parse_fail(error,
+                              WGM_KEY_NETWORK_MAP,
+                              _("peers from a network-map file are not supported yet; give them "
+                                "inline as peer.N.*"));
     }
     for (guint i = 0; i < config->peers->len && !has_endpoint; i++)
         has_endpoint = ((WgmPeerConfig *)config->peers->pdata[i])->endpoint_host != NULL;
     if (!has_endpoint) {
-        g_set_error(error,
-                    WGM_ERROR,
-                    WGM_ERROR_INVALID_SETTING,
-                    "peer.N.endpoint: no peer has an endpoint, but NetworkManager needs one "
-                    "as the VPN gateway");
-        return FALSE;
+        return wgm_parse_fail(error,
+                              WGM_KEY_PEER_PREFIX "N." WGM_PEER_FIELD_ENDPOINT,
+                              _("no peer has an endpoint, but NetworkManager needs one as the "
+                                "VPN gateway"));
     }
     return TRUE;
 }

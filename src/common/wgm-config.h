@@ -79,6 +79,12 @@ gboolean wgm_config_check_supported(const WgmConfig *config, GError **error);
  * refuse anyway; wgm_config_new_from_setting() says where it belongs. */
 char **wgm_config_need_secrets(NMSettingVpn *s_vpn);
 
+/* Secret names (the private key, peer.N.preshared-key) whose value an agent
+ * gave (flags AGENT_OWNED or NOT_SAVED) and that wgm_config_new_from_setting()
+ * refuses (not a WireGuard key): worth asking the user again.  NULL if none.
+ * Secrets NetworkManager stores are left to the profile's own error. */
+char **wgm_config_bad_agent_secrets(NMSettingVpn *s_vpn);
+
 /* The peer of @config with @public_key, NULL if none. */
 const WgmPeerConfig *wgm_config_find_peer(const WgmConfig *config, const WgmKey *public_key);
 

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
 #include "wgm-ip.h"
 
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <string.h>
+
+#include <glib/gi18n-lib.h>
 
 #include "wgm-error.h"
 
@@ -96,7 +100,7 @@ wgm_ip_prefix_parse(const char *str, gboolean allow_host, WgmIpPrefix *out, GErr
         g_set_error(error,
                     WGM_ERROR,
                     WGM_ERROR_INVALID_SETTING,
-                    "\"%s\" is not an IP prefix (expected ADDRESS/LENGTH)",
+                    _("\"%s\" is not an IP prefix (expected ADDRESS/LENGTH)"),
                     quoted);
         return FALSE;
     }
@@ -107,7 +111,7 @@ wgm_ip_prefix_parse(const char *str, gboolean allow_host, WgmIpPrefix *out, GErr
         g_set_error(error,
                     WGM_ERROR,
                     WGM_ERROR_INVALID_SETTING,
-                    "\"%s\" has a bad prefix length (expected 0-%u after the '/')",
+                    _("\"%s\" has a bad prefix length (expected 0-%u after the '/')"),
                     quoted,
                     (guint)max_plen(p.addr.family));
         return FALSE;
@@ -246,7 +250,7 @@ wgm_endpoint_split(const char *str, char **out_host, guint16 *out_port, GError *
             g_set_error(error,
                         WGM_ERROR,
                         WGM_ERROR_INVALID_SETTING,
-                        "\"%s\" is not an endpoint (expected [IPV6-ADDRESS]:PORT)",
+                        _("\"%s\" is not an endpoint (expected [IPV6-ADDRESS]:PORT)"),
                         quoted);
             return FALSE;
         }
@@ -255,7 +259,7 @@ wgm_endpoint_split(const char *str, char **out_host, guint16 *out_port, GError *
             g_set_error(error,
                         WGM_ERROR,
                         WGM_ERROR_INVALID_SETTING,
-                        "\"%s\" is not an endpoint: only an IPv6 address may go in brackets",
+                        _("\"%s\" is not an endpoint: only an IPv6 address may go in brackets"),
                         quoted);
             return FALSE;
         }
@@ -268,7 +272,7 @@ wgm_endpoint_split(const char *str, char **out_host, guint16 *out_port, GError *
             g_set_error(error,
                         WGM_ERROR,
                         WGM_ERROR_INVALID_SETTING,
-                        "\"%s\" is not an endpoint: the port is missing (expected HOST:PORT)",
+                        _("\"%s\" is not an endpoint: the port is missing (expected HOST:PORT)"),
                         quoted);
             return FALSE;
         }
@@ -276,8 +280,8 @@ wgm_endpoint_split(const char *str, char **out_host, guint16 *out_port, GError *
             g_set_error(error,
                         WGM_ERROR,
                         WGM_ERROR_INVALID_SETTING,
-                        "\"%s\" is not an endpoint: an IPv6 address needs brackets "
-                        "(expected [IPV6-ADDRESS]:PORT)",
+                        _("\"%s\" is not an endpoint: an IPv6 address needs brackets "
+                          "(expected [IPV6-ADDRESS]:PORT)"),
                         quoted);
             return FALSE;
         }
@@ -286,8 +290,8 @@ wgm_endpoint_split(const char *str, char **out_host, guint16 *out_port, GError *
             g_set_error(error,
                         WGM_ERROR,
                         WGM_ERROR_INVALID_SETTING,
-                        "\"%s\" is not an endpoint: the host is neither an IPv4 address "
-                        "nor a host name (expected HOST:PORT)",
+                        _("\"%s\" is not an endpoint: the host is neither an IPv4 address "
+                          "nor a host name (expected HOST:PORT)"),
                         quoted);
             return FALSE;
         }
@@ -301,7 +305,7 @@ wgm_endpoint_split(const char *str, char **out_host, guint16 *out_port, GError *
         g_set_error(error,
                     WGM_ERROR,
                     WGM_ERROR_INVALID_SETTING,
-                    "\"%s\" is not an endpoint: bad port (expected 1-65535)",
+                    _("\"%s\" is not an endpoint: bad port (expected 1-65535)"),
                     quoted);
         return FALSE;
     }
@@ -331,8 +335,8 @@ wgm_endpoint_parse(const char *str, WgmEndpoint *out, GError **error)
         g_set_error(error,
                     WGM_ERROR,
                     WGM_ERROR_INVALID_SETTING,
-                    "\"%s\" is not an IP endpoint (expected ADDRESS:PORT or [ADDRESS]:PORT; "
-                    "host names are not allowed here)",
+                    _("\"%s\" is not an IP endpoint (expected ADDRESS:PORT or [ADDRESS]:PORT; "
+                      "host names are not allowed here)"),
                     quoted);
         return FALSE;
     }

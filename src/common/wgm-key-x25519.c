@@ -4,6 +4,8 @@
  * random Curve25519 scalar and its X25519 public key (nettle's
  * curve25519_mul_g, RFC 7748).  Used by the editor's Generate button.
  */
+#include "config.h"
+
 #include "wgm-key.h"
 
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <sys/random.h>
 
 #include <gio/gio.h>
+#include <glib/gi18n-lib.h>
 #include <nettle/curve25519.h>
 
 #include "wgm-error.h"
@@ -34,7 +37,7 @@ wgm_key_generate_private(WgmKey *out, GError **error)
             g_set_error(error,
                         G_IO_ERROR,
                         g_io_error_from_errno(errsv),
-                        "cannot get random bytes for a key: %s",
+                        _("cannot get random bytes for a key: %s"),
                         g_strerror(errsv));
             return FALSE;
         }

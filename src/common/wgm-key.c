@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
 #include "wgm-key.h"
 
 #include <string.h>
+
+#include <glib/gi18n-lib.h>
 
 #include "wgm-error.h"
 
@@ -76,20 +80,19 @@ wgm_key_from_base64(const char *str, WgmKey *out, GError **error)
 
     len = str ? strlen(str) : 0;
     if (len != WGM_KEY_B64_LEN) {
-        g_set_error(
-            error,
-            WGM_ERROR,
-            WGM_ERROR_INVALID_SETTING,
-            "is not a WireGuard key: expected %d characters of base64, got %" G_GSIZE_FORMAT,
-            WGM_KEY_B64_LEN,
-            len);
+        g_set_error(error,
+                    WGM_ERROR,
+                    WGM_ERROR_INVALID_SETTING,
+                    _("is not a WireGuard key: expected %d characters of base64, got %lu"),
+                    WGM_KEY_B64_LEN,
+                    (gulong)len);
         return FALSE;
     }
     if (str[WGM_KEY_B64_LEN - 1] != '=') {
         g_set_error(error,
                     WGM_ERROR,
                     WGM_ERROR_INVALID_SETTING,
-                    "is not a WireGuard key: expected %d characters of base64 ending in '='",
+                    _("is not a WireGuard key: expected %d characters of base64 ending in '='"),
                     WGM_KEY_B64_LEN);
         return FALSE;
     }
@@ -128,7 +131,7 @@ wgm_key_from_base64(const char *str, WgmKey *out, GError **error)
             error,
             WGM_ERROR,
             WGM_ERROR_INVALID_SETTING,
-            "is not a WireGuard key: expected %d characters of base64 that decode to %d bytes",
+            _("is not a WireGuard key: expected %d characters of base64 that decode to %d bytes"),
             WGM_KEY_B64_LEN,
             WGM_KEY_LEN);
         return FALSE;

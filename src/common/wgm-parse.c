@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
 #include "wgm-parse.h"
 
 #include <NetworkManager.h>
+
+#include <glib/gi18n-lib.h>
 
 #include "wgm-error.h"
 
@@ -39,8 +43,8 @@ wgm_parse_fail_secret_in_data(GError **error, const char *key)
     /* Never quote the value: it is the secret. */
     return wgm_parse_fail(error,
                           key,
-                          "is a secret: store it in vpn.secrets, not in vpn.data, which every "
-                          "local user can read");
+                          _("is a secret: store it in vpn.secrets, not in vpn.data, which every "
+                            "local user can read"));
 }
 
 gboolean
@@ -56,18 +60,18 @@ wgm_parse_uint(const char *key,
     const char      *s;
 
     if (!value[0])
-        return wgm_parse_fail(error, key, "\"\" is not a number (expected %u-%u)", min, max);
+        return wgm_parse_fail(error, key, _("\"\" is not a number (expected %u-%u)"), min, max);
     for (s = value; *s; s++) {
         if (!g_ascii_isdigit(*s)) {
             return wgm_parse_fail(
-                error, key, "\"%s\" is not a number (expected %u-%u)", quoted, min, max);
+                error, key, _("\"%s\" is not a number (expected %u-%u)"), quoted, min, max);
         }
         if (v <= G_MAXUINT32)
             v = v * 10 + (guint64)(*s - '0');
     }
     if (v < min || v > max)
         return wgm_parse_fail(
-            error, key, "\"%s\" is out of range (expected %u-%u)", quoted, min, max);
+            error, key, _("\"%s\" is out of range (expected %u-%u)"), quoted, min, max);
     *out = (guint32)v;
     return TRUE;
 }
@@ -91,7 +95,7 @@ wgm_parse_bool(const char *key, const char *value, gboolean *out, GError **error
         }
     }
     quoted = wgm_error_quote_value(value);
-    return wgm_parse_fail(error, key, "\"%s\" is not a boolean (expected yes or no)", quoted);
+    return wgm_parse_fail(error, key, _("\"%s\" is not a boolean (expected yes or no)"), quoted);
 }
 
 gboolean

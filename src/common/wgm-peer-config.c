@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
 #include "wgm-peer-config.h"
 
 #include <string.h>
+
+#include <glib/gi18n-lib.h>
 
 #include "wgm-error.h"
 #include "wgm-parse.h"
@@ -69,7 +73,7 @@ wgm_peer_key_split(const char *key, guint *out_index, const char **out_field, GE
     num = key + strlen(WGM_KEY_PEER_PREFIX);
     dot = strchr(num, '.');
     if (!dot || !dot[1]) {
-        wgm_parse_fail(error, key, "unknown key (expected peer.N.FIELD)");
+        wgm_parse_fail(error, key, _("unknown key (expected peer.N.FIELD)"));
         return WGM_PEER_KEY_BAD;
     }
 
@@ -90,7 +94,7 @@ bad_index:
     wgm_parse_fail(
         error,
         key,
-        "bad peer index (expected peer.N.FIELD with N a number 0-%u without leading zeros)",
+        _("bad peer index (expected peer.N.FIELD with N a number 0-%u without leading zeros)"),
         (guint)WGM_MAX_PEERS - 1);
     return WGM_PEER_KEY_BAD;
 }
@@ -125,11 +129,17 @@ wgm_peer_config_check_data_field(const char *key, const char *field, GError **er
     if (!wgm_peer_config_is_field(field)) {
         return wgm_parse_fail(error,
                               key,
-                              "unknown peer field (expected " WGM_PEER_FIELD_PUBLIC_KEY
-                              ", " WGM_PEER_FIELD_ENDPOINT ", " WGM_PEER_FIELD_ALLOWED_IPS
-                              ", " WGM_PEER_FIELD_PERSISTENT_KEEPALIVE ", " WGM_PEER_FIELD_LAZY
-                              ", " WGM_PEER_FIELD_NAME ", " WGM_PEER_FIELD_GIVE_UP_AFTER
-                              " or " WGM_PEER_FIELD_PRESHARED_KEY ")");
+                              /* Translators: the %s are the field names, as written in
+                               * the profile. */
+                              _("unknown peer field (expected %s, %s, %s, %s, %s, %s, %s or %s)"),
+                              WGM_PEER_FIELD_PUBLIC_KEY,
+                              WGM_PEER_FIELD_ENDPOINT,
+                              WGM_PEER_FIELD_ALLOWED_IPS,
+                              WGM_PEER_FIELD_PERSISTENT_KEEPALIVE,
+                              WGM_PEER_FIELD_LAZY,
+                              WGM_PEER_FIELD_NAME,
+                              WGM_PEER_FIELD_GIVE_UP_AFTER,
+                              WGM_PEER_FIELD_PRESHARED_KEY);
     }
     if (strcmp(field, WGM_PEER_FIELD_PRESHARED_KEY) == 0)
         return wgm_parse_fail_secret_in_data(error, key);
@@ -164,12 +174,12 @@ parse_name(WgmPeerConfig *peer, const char *key, const char *value, GError **err
     const char *s;
 
     if (!g_utf8_validate(value, -1, NULL))
-        return wgm_parse_fail(error, key, "is not valid UTF-8");
+        return wgm_parse_fail(error, key, _("is not valid UTF-8"));
     if (g_utf8_strlen(value, -1) > PEER_NAME_MAX)
-        return wgm_parse_fail(error, key, "is longer than %d characters", PEER_NAME_MAX);
+        return wgm_parse_fail(error, key, _("is longer than %d characters"), PEER_NAME_MAX);
     for (s = value; *s; s = g_utf8_next_char(s)) {
         if (g_unichar_iscntrl(g_utf8_get_char(s)))
-            return wgm_parse_fail(error, key, "contains a control character");
+            return wgm_parse_fail(error, key, _("contains a control character"));
     }
     g_free(peer->name);
     peer->name = g_strdup(value);
@@ -190,8 +200,8 @@ parse_endpoint(WgmPeerConfig *peer, const char *key, const char *value, GError *
         g_clear_pointer(&peer->endpoint_host, g_free);
         return wgm_parse_fail(error,
                               key,
-                              "\"%s\" has a zone: link-local endpoints are not supported "
-                              "(expected a global address or a host name)",
+                              _("\"%s\" has a zone: link-local endpoints are not supported "
+                                "(expected a global address or a host name)"),
                               quoted);
     }
     return TRUE;
@@ -243,7 +253,7 @@ wgm_peer_config_parse_data(WgmPeerConfig *peer,
         if (!wgm_key_from_base64(value, &peer->public_key, error))
             return wgm_parse_fail_prefix(error, key);
         if (wgm_key_is_zero(&peer->public_key))
-            return wgm_parse_fail(error, key, "is all zeros, which is not a public key");
+            return wgm_parse_fail(error, key, _("is all zeros, which is not a public key"));
         return TRUE;
     }
     if (strcmp(field, WGM_PEER_FIELD_NAME) == 0)

@@ -10,6 +10,10 @@
 /* vpn.secrets */
 #define WGM_KEY_PRIVATE_KEY       "private-key"
 #define WGM_KEY_PRIVATE_KEY_FLAGS "private-key-flags" /* vpn.data, as NM stores flags */
+/* What an auth dialog answers when no secret is needed ("true"; openvpn's
+ * convention, so that the agent has something to return): accepted and
+ * ignored. */
+#define WGM_KEY_NO_SECRET "no-secret"
 
 /* vpn.data: interface */
 #define WGM_KEY_LISTEN_PORT        "listen-port"

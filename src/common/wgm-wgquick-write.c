@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The writer of wgm-wgquick.h; the reader is in wgm-wgquick.c. */
+#include "config.h"
+
 #include "wgm-wgquick.h"
 
 #include <string.h>
+
+#include <glib/gi18n-lib.h>
 
 #include "wgm-config.h"
 #include "wgm-key.h"
@@ -62,10 +66,11 @@ write_line(GPtrArray *out, const char *key, const char *prefix, const char *valu
     if (!value)
         return TRUE;
     if (strpbrk(value, "\r\n"))
-        return wgm_parse_fail(error, key, "holds a line break, which a wg-quick file cannot carry");
+        return wgm_parse_fail(
+            error, key, _("holds a line break, which a wg-quick file cannot carry"));
     if (prefix[0] != '#' && strchr(value, '#'))
         return wgm_parse_fail(
-            error, key, "holds a '#', where wg-quick would read the start of a comment");
+            error, key, _("holds a '#', where wg-quick would read the start of a comment"));
     /* One allocation, wiped with the others once joined (see join_lines()). */
     g_ptr_array_add(out, g_strconcat(prefix, value, "\n", NULL));
     return TRUE;

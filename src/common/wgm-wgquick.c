@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
 #include "wgm-wgquick.h"
 
 #include <string.h>
+
+#include <glib/gi18n-lib.h>
 
 #include "wgm-config.h"
 #include "wgm-error.h"
@@ -173,7 +177,7 @@ on_private_key(Reader *r, const char *name, const char *value, GError **error)
         return wgm_parse_fail_prefix(error, name);
     /* wg(8) reads an all-zero private key as "remove the key". */
     if (wgm_key_is_zero(&key))
-        return wgm_parse_fail(error, name, "is all zeros, which is not a private key");
+        return wgm_parse_fail(error, name, _("is all zeros, which is not a private key"));
     g_hash_table_replace(r->wq->secrets, g_strdup(WGM_KEY_PRIVATE_KEY), g_strdup(value));
     /* NetworkManager stores a secret with flags 0 in the profile itself. */
     set_data(r, WGM_KEY_PRIVATE_KEY_FLAGS, "0");
@@ -255,7 +259,7 @@ on_table(Reader *r, const char *name, const char *value, GError **error)
     g_set_error(error,
                 WGM_ERROR,
                 WGM_ERROR_INVALID_SETTING,
-                "%s = %s is not supported: the service adds routes through NetworkManager",
+                _("%s = %s is not supported: the service adds routes through NetworkManager"),
                 name,
                 quoted);
     return FALSE;
@@ -272,8 +276,8 @@ on_fwmark(Reader *r, const char *name, const char *value, GError **error)
     g_set_error(error,
                 WGM_ERROR,
                 WGM_ERROR_INVALID_SETTING,
-                "%s = %s is not supported: the service marks no packets (NetworkManager does "
-                "the routing)",
+                _("%s = %s is not supported: the service marks no packets (NetworkManager does "
+                  "the routing)"),
                 name,
                 quoted);
     return FALSE;
@@ -282,7 +286,7 @@ on_fwmark(Reader *r, const char *name, const char *value, GError **error)
 static gboolean
 on_hook(Reader *r, const char *name, const char *value, GError **error)
 {
-    warn(r, "%s is ignored (wgmesh runs no hooks)", name);
+    warn(r, _("%s is ignored (wgmesh runs no hooks)"), name);
     return TRUE;
 }
 
@@ -290,7 +294,7 @@ static gboolean
 on_save_config(Reader *r, const char *name, const char *value, GError **error)
 {
     if (g_ascii_strcasecmp(value, "false") != 0)
-        warn(r, "%s is ignored (wgmesh never writes the file back)", name);
+        warn(r, _("%s is ignored (wgmesh never writes the file back)"), name);
     return TRUE;
 }
 
@@ -308,7 +312,7 @@ on_public_key(Reader *r, const char *name, const char *value, GError **error)
     if (g_hash_table_lookup_extended(r->public_keys, &r->peer->public_key, NULL, &line)) {
         return wgm_parse_fail(error,
                               name,
-                              "the same key as on line %u (a peer is listed twice)",
+                              _("the same key as on line %u (a peer is listed twice)"),
                               GPOINTER_TO_UINT(line));
     }
     key  = g_new(WgmKey, 1);
@@ -468,7 +472,9 @@ expected_keys(const KeyInfo *table, gsize n, Section section)
         if (table[i].section != section)
             continue;
         if (seen > 0)
-            g_string_append(s, seen + 1 == count ? " or " : ", ");
+            /* Translators: between the last two of a list of wg-quick keys,
+             * "PublicKey, Endpoint or AllowedIPs"; mind the spaces. */
+            g_string_append(s, seen + 1 == count ? _(" or ") : ", ");
         g_string_append(s, table[i].name);
         seen++;
     }
@@ -479,7 +485,7 @@ static gboolean
 run_key(Reader *r, const KeyInfo *info, const char *value, GError **error)
 {
     if (!value[0])
-        return fail_at(r, r->line, error, "%s: empty value", info->name);
+        return fail_at(r, r->line, error, _("%s: empty value"), info->name);
     if (!info->repeatable) {
         gpointer first;
 
@@ -487,7 +493,7 @@ run_key(Reader *r, const KeyInfo *info, const char *value, GError **error)
             return fail_at(r,
                            r->line,
                            error,
-                           "%s: given twice in this section (first on line %u)",
+                           _("%s: given twice in this section (first on line %u)"),
                            info->name,
                            GPOINTER_TO_UINT(first));
         g_hash_table_insert(r->seen, (gpointer)info->name, GUINT_TO_POINTER(r->line));
@@ -510,14 +516,16 @@ process_key(Reader *r, const char *name, const char *value, GError **error)
         return fail_at(r,
                        r->line,
                        error,
-                       "%soutside any section (expected [Interface] or [Peer] before it)",
+                       /* Translators: the %s is the key and ": " ("Endpoint: "), or
+                        * nothing; so is the first %s of the similar messages. */
+                       _("%soutside any section (expected [Interface] or [Peer] before it)"),
                        shown);
     info = find_key(wg_keys, G_N_ELEMENTS(wg_keys), name, SECTION_NONE);
     if (info && info->section != r->section)
         return fail_at(r,
                        r->line,
                        error,
-                       "%s: belongs in %s, not in %s",
+                       _("%s: belongs in %s, not in %s"),
                        info->name,
                        section_name(info->section),
                        section_name(r->section));
@@ -527,7 +535,7 @@ process_key(Reader *r, const char *name, const char *value, GError **error)
     return fail_at(r,
                    r->line,
                    error,
-                   "%sunknown key in %s (expected %s)",
+                   _("%sunknown key in %s (expected %s)"),
                    shown,
                    section_name(r->section),
                    expected);
@@ -562,7 +570,10 @@ process_comment(Reader *r, char *comment, GError **error)
         return fail_at(r,
                        r->line,
                        error,
-                       WGM_WGQUICK_WGMESH_PREFIX " %sno such setting in %s (expected %s)",
+                       /* Translators: "wgmesh: backend: no such setting in [Peer]
+                        * (expected give-up-after)"; the first %s is "wgmesh:". */
+                       _("%s %sno such setting in %s (expected %s)"),
+                       WGM_WGQUICK_WGMESH_PREFIX,
                        shown,
                        section_name(r->section),
                        expected);
@@ -580,7 +591,7 @@ finish_peer(Reader *r, GError **error)
         return fail_at(r,
                        g_array_index(r->peer_lines, guint, r->peer_lines->len - 1),
                        error,
-                       "[Peer]: no PublicKey (every peer needs one)");
+                       _("[Peer]: no PublicKey (every peer needs one)"));
     if (r->allowed_ips->len > 0)
         set_peer_data(r, WGM_PEER_FIELD_ALLOWED_IPS, r->allowed_ips->str);
     g_clear_pointer(&r->peer, wgm_peer_config_free);
@@ -591,7 +602,8 @@ static gboolean
 start_peer(Reader *r, GError **error)
 {
     if (r->wq->n_peers + 1 >= WGM_MAX_PEERS)
-        return fail_at(r, r->line, error, "[Peer]: too many peers (at most %u)", WGM_MAX_PEERS - 1);
+        return fail_at(
+            r, r->line, error, _("[Peer]: too many peers (at most %u)"), WGM_MAX_PEERS - 1);
     r->wq->n_peers++;
     r->peer = wgm_peer_config_new(r->wq->n_peers);
     g_string_truncate(r->allowed_ips, 0);
@@ -607,7 +619,7 @@ process_section(Reader *r, char *line, GError **error)
     char            *inner;
 
     if (line[len - 1] != ']')
-        return fail_at(r, r->line, error, "expected [Interface] or [Peer]");
+        return fail_at(r, r->line, error, _("expected [Interface] or [Peer]"));
     line[len - 1] = '\0';
     inner         = g_strstrip(line + 1);
 
@@ -617,13 +629,15 @@ process_section(Reader *r, char *line, GError **error)
 
     if (g_ascii_strcasecmp(inner, "Interface") == 0) {
         if (r->mode == WGM_WGQUICK_PEERS_ONLY)
-            return fail_at(
-                r, r->line, error, "[Interface]: not allowed here (expected [Peer] sections only)");
+            return fail_at(r,
+                           r->line,
+                           error,
+                           _("[Interface]: not allowed here (expected [Peer] sections only)"));
         if (r->interface_line)
             return fail_at(r,
                            r->line,
                            error,
-                           "[Interface]: a second [Interface] section (the first is on line %u)",
+                           _("[Interface]: a second [Interface] section (the first is on line %u)"),
                            r->interface_line);
         r->section        = SECTION_INTERFACE;
         r->interface_line = r->line;
@@ -635,9 +649,9 @@ process_section(Reader *r, char *line, GError **error)
     }
     shown = shown_key(inner);
     if (!shown[0])
-        return fail_at(r, r->line, error, "unknown section (expected [Interface] or [Peer])");
+        return fail_at(r, r->line, error, _("unknown section (expected [Interface] or [Peer])"));
     return fail_at(
-        r, r->line, error, "[%s]: unknown section (expected [Interface] or [Peer])", inner);
+        r, r->line, error, _("[%s]: unknown section (expected [Interface] or [Peer])"), inner);
 }
 
 static gboolean
@@ -657,7 +671,8 @@ process_line(Reader *r, char *line, GError **error)
 
     eq = strchr(line, '=');
     if (!eq)
-        return fail_at(r, r->line, error, "expected \"Key = Value\", a [Section] or a # comment");
+        return fail_at(
+            r, r->line, error, _("expected \"Key = Value\", a [Section] or a # comment"));
     *eq = '\0';
     return process_key(r, g_strstrip(line), g_strstrip(eq + 1), error);
 }
@@ -702,7 +717,7 @@ static void
 reader_init(Reader *r, const char *filename, WgmWgQuickMode mode)
 {
     r->wq          = wgquick_new();
-    r->filename    = g_utf8_make_valid(filename ? filename : "(wg-quick file)", -1);
+    r->filename    = g_utf8_make_valid(filename ? filename : _("(wg-quick file)"), -1);
     r->mode        = mode;
     r->seen        = g_hash_table_new(g_str_hash, g_str_equal);
     r->address     = g_string_new(NULL);
@@ -730,13 +745,13 @@ read_lines(Reader *r, const char *contents, gsize len, GError **error)
 
         r->line++;
         if (memchr(p, '\0', n))
-            return fail_at(r, r->line, error, "a NUL byte (expected a text file)");
+            return fail_at(r, r->line, error, _("a NUL byte (expected a text file)"));
         /* "\r\n" ends a line; a lone "\r" is refused, as the writer could
          * not give it back. */
         if (n > 0 && p[n - 1] == '\r')
             n--;
         if (memchr(p, '\r', n))
-            return fail_at(r, r->line, error, "a carriage return inside the line");
+            return fail_at(r, r->line, error, _("a carriage return inside the line"));
         line = g_strndup(p, n);
         ok   = process_line(r, line, error);
         /* The line may have held a key, and process_line() cut it up
@@ -803,8 +818,8 @@ check_profile(Reader *r, GError **error)
         g_set_error(error,
                     WGM_ERROR,
                     WGM_ERROR_INVALID_SETTING,
-                    "%s: no [Interface] section (expected one, with this host's PrivateKey "
-                    "and Address)",
+                    _("%s: no [Interface] section (expected one, with this host's PrivateKey "
+                      "and Address)"),
                     r->filename);
         return FALSE;
     }
@@ -812,13 +827,13 @@ check_profile(Reader *r, GError **error)
         return fail_at(r,
                        r->interface_line,
                        error,
-                       "[Interface]: no Address (expected this host's address in the mesh, "
-                       "e.g. 10.0.0.1/24)");
+                       _("[Interface]: no Address (expected this host's address in the mesh, "
+                         "e.g. 10.0.0.1/24)"));
 
     s_vpn = wgm_wgquick_to_setting(r->wq);
     if (!r->private_key_line) {
         r->line = r->interface_line;
-        warn(r, "[Interface] has no PrivateKey: add it to the profile before connecting");
+        warn(r, _("[Interface] has no PrivateKey: add it to the profile before connecting"));
         wgm_wgquick_add_placeholder_key(s_vpn);
     }
     config = wgm_config_new_from_setting(s_vpn, &local);

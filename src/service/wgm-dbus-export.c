@@ -620,7 +620,10 @@ connect_signals(WgmDBusExport *self)
 }
 
 WgmDBusExport *
-wgm_dbus_export_new(GDBusConnection *connection, WgmMesh *mesh, GError **error)
+wgm_dbus_export_new(GDBusConnection *connection,
+                    WgmMesh         *mesh,
+                    const char      *profile_uuid,
+                    GError         **error)
 {
     WgmDBusExport *self    = g_new0(WgmDBusExport, 1);
     GPtrArray     *peers   = wgm_mesh_get_peers(mesh);
@@ -637,6 +640,8 @@ wgm_dbus_export_new(GDBusConnection *connection, WgmMesh *mesh, GError **error)
     wgm_dbus_mesh_set_interface(WGM_DBUS_MESH(self->mesh_skeleton),
                                 wgm_backend_get_ifname(backend));
     wgm_dbus_mesh_set_backend(WGM_DBUS_MESH(self->mesh_skeleton), wgm_backend_get_name(backend));
+    wgm_dbus_mesh_set_connection(WGM_DBUS_MESH(self->mesh_skeleton),
+                                 profile_uuid ? profile_uuid : "");
     sync_mesh(self);
     wgm_dbus_export_set_profile_status(self, NULL, NULL);
     if (!g_dbus_interface_skeleton_export(

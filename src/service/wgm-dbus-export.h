@@ -12,7 +12,11 @@
 
 typedef struct _WgmDBusExport WgmDBusExport;
 
-WgmDBusExport *wgm_dbus_export_new(GDBusConnection *connection, WgmMesh *mesh, GError **error);
+/* @profile_uuid: the NetworkManager profile the mesh runs (Mesh.Connection), or NULL. */
+WgmDBusExport *wgm_dbus_export_new(GDBusConnection *connection,
+                                   WgmMesh         *mesh,
+                                   const char      *profile_uuid,
+                                   GError         **error);
 /* Unexports everything; NULL-safe. */
 void wgm_dbus_export_free(WgmDBusExport *export);
 /* Mesh.PendingReconnect (NULL: none) and Mesh.LastError (NULL: none). */

@@ -39,6 +39,12 @@ struct _WgmPlugin {
 
     /* Backends being stopped, so process exit can wait for their helpers. */
     GPtrArray *stopping;
+
+    /* ConnectInteractive: secrets asked for again (no values in here). */
+    guint  secret_rounds;
+    guint  secrets_idle;
+    char  *secrets_message;
+    char **secrets_hints;
 };
 
 G_DEFINE_FINAL_TYPE(WgmPlugin, wgm_plugin, NM_TYPE_VPN_SERVICE_PLUGIN)
@@ -203,6 +209,9 @@ teardown(WgmPlugin *self)
         g_signal_handlers_disconnect_by_data(self->watch, self);
         g_clear_object(&self->watch);
     }
+    g_clear_handle_id(&self->secrets_idle, g_source_remove);
+    g_clear_pointer(&self->secrets_message, g_free);
+    g_clear_pointer(&self->secrets_hints, g_strfreev);
     g_clear_pointer(&self->uuid, g_free);
     g_clear_object(&self->started_from);
     g_clear_pointer(&self->config, wgm_config_free);
@@ -481,15 +490,15 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
     if (config->has_address6)
         self->ip6_config = build_ip_config(config, AF_INET6);
 
-    self->export =
-        wgm_dbus_export_new(nm_vpn_service_plugin_get_connection(plugin), self->mesh, error);
+    self->uuid   = g_strdup(nm_connection_get_uuid(connection));
+    self->export = wgm_dbus_export_new(
+        nm_vpn_service_plugin_get_connection(plugin), self->mesh, self->uuid, error);
     if (!self->export) {
         teardown(self);
         return FALSE;
     }
     self->failed_id    = g_signal_connect(self->mesh, "failed", G_CALLBACK(mesh_failed_cb), self);
     self->cancellable  = g_cancellable_new();
-    self->uuid         = g_strdup(nm_connection_get_uuid(connection));
     self->started_from = nm_simple_connection_new_clone(connection);
     nm_connection_clear_secrets(self->started_from);
 
@@ -501,6 +510,94 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
     self->config = g_steal_pointer(&config);
     wgm_mesh_start_async(self->mesh, self->cancellable, mesh_started_cb, g_object_ref(self));
     return TRUE;
+}
+
+/* ---- secrets asked for while connecting --------------------------------- */
+
+/* NetworkManager gets what NeedSecrets names from the agents before
+ * Connect, but cannot tell a key from a typo.  With ConnectInteractive
+ * (NetworkManager uses it when every agent passes hints on) a secret still
+ * missing, or given by an agent and refused, is asked for again by name
+ * instead of failing the connection; after a few rounds Connect's own
+ * error stands. */
+#define WGM_MAX_SECRET_ROUNDS 3
+
+static gboolean
+secrets_required_cb(gpointer user_data)
+{
+    WgmPlugin *self = user_data;
+
+    self->secrets_idle = 0;
+    /* NetworkManager adds the message to the hints as "x-vpn-message:". */
+    nm_vpn_service_plugin_secrets_required(
+        NM_VPN_SERVICE_PLUGIN(self), self->secrets_message, (const char **)self->secrets_hints);
+    g_clear_pointer(&self->secrets_message, g_free);
+    g_clear_pointer(&self->secrets_hints, g_strfreev);
+    return G_SOURCE_REMOVE;
+}
+
+/* Whether @connection lacks secrets the user can give again; if so they are
+ * asked for and NewSecrets continues. */
+static gboolean
+ask_secrets_again(WgmPlugin *self, NMConnection *connection)
+{
+    NMSettingVpn *s_vpn   = nm_connection_get_setting_vpn(connection);
+    const char   *id      = nm_connection_get_id(connection);
+    g_auto(GStrv) missing = NULL;
+    g_auto(GStrv) bad     = NULL;
+    g_autofree char *list = NULL;
+
+    if (!s_vpn || self->secret_rounds >= WGM_MAX_SECRET_ROUNDS)
+        return FALSE;
+    missing = wgm_config_need_secrets(s_vpn);
+    if (!missing)
+        bad = wgm_config_bad_agent_secrets(s_vpn);
+    if (!missing && !bad)
+        return FALSE;
+
+    self->secret_rounds++;
+    g_clear_handle_id(&self->secrets_idle, g_source_remove);
+    g_free(self->secrets_message);
+    g_strfreev(self->secrets_hints);
+    list = g_strjoinv(", ", missing ? missing : bad);
+    g_message("connection \"%s\": asking again for %s (%s)",
+              id,
+              list,
+              missing ? "missing" : "not a WireGuard key");
+    if (missing)
+        self->secrets_message = g_strdup_printf("\"%s\" still needs: %s.", id, list);
+    else
+        self->secrets_message =
+            g_strdup_printf("Not a WireGuard key (44 characters of base64, as wg genkey "
+                            "prints): %s.  Enter it again.",
+                            list);
+    self->secrets_hints = missing ? g_steal_pointer(&missing) : g_steal_pointer(&bad);
+    /* After the reply: libnm starts its connect timer when the method
+     * returns, and only a SecretsRequired sent later stops it. */
+    self->secrets_idle = g_idle_add(secrets_required_cb, self);
+    return TRUE;
+}
+
+static gboolean
+real_connect_interactive(NMVpnServicePlugin *plugin,
+                         NMConnection       *connection,
+                         GVariant           *details,
+                         GError            **error)
+{
+    WgmPlugin *self = WGM_PLUGIN(plugin);
+
+    self->secret_rounds = 0;
+    if (ask_secrets_again(self, connection))
+        return TRUE;
+    return real_connect(plugin, connection, error);
+}
+
+static gboolean
+real_new_secrets(NMVpnServicePlugin *plugin, NMConnection *connection, GError **error)
+{
+    if (ask_secrets_again(WGM_PLUGIN(plugin), connection))
+        return TRUE;
+    return real_connect(plugin, connection, error);
 }
 
 static gboolean
@@ -617,7 +714,9 @@ wgm_plugin_class_init(WgmPluginClass *klass)
     object_class->dispose  = wgm_plugin_dispose;
     object_class->finalize = wgm_plugin_finalize;
 
-    plugin_class->connect      = real_connect;
-    plugin_class->need_secrets = real_need_secrets;
-    plugin_class->disconnect   = real_disconnect;
+    plugin_class->connect             = real_connect;
+    plugin_class->connect_interactive = real_connect_interactive;
+    plugin_class->new_secrets         = real_new_secrets;
+    plugin_class->need_secrets        = real_need_secrets;
+    plugin_class->disconnect          = real_disconnect;
 }

@@ -18,6 +18,8 @@
 #define REAL0 FAKE_REAL0
 #define AT(s) (MONO0 + (gint64)((s)*SEC))
 
+#define PROFILE_UUID "5b1e3a4c-7f0d-4e2b-9a61-0c8d2f3e4b5a"
+
 #define PEER_IFACE "org.freedesktop.NetworkManager.wgmesh.Peer"
 #define MESH_IFACE "org.freedesktop.NetworkManager.wgmesh.Mesh"
 
@@ -111,7 +113,7 @@ fixture_setup(Fixture *f, gconstpointer data)
     f->mesh    = wgm_mesh_new(WGM_BACKEND(f->backend), config);
     wgm_mesh_set_clock(f->mesh, &clock, 1234);
     /* Exported before the start, as the plugin does. */
-    f->export = wgm_dbus_export_new(f->service, f->mesh, &error);
+    f->export = wgm_dbus_export_new(f->service, f->mesh, PROFILE_UUID, &error);
     g_assert_no_error(error);
     g_signal_connect(f->mesh, "peers-changed", G_CALLBACK(peers_changed_cb), f);
     wgm_mesh_start_async(f->mesh, NULL, started_cb, &started);
@@ -235,7 +237,11 @@ test_peers_changed(Fixture *f, gconstpointer data)
     guint            n_seen;
     guint32          u;
     WgmKey           k;
+    const char      *s;
 
+    /* Which profile this mesh is (the editor finds its bus name by it). */
+    g_assert_true(g_variant_lookup(mesh, "Connection", "&s", &s));
+    g_assert_cmpstr(s, ==, PROFILE_UUID);
     g_assert_cmpuint(g_hash_table_size(peers), ==, 2);
     g_assert_cmpstr(peer_string(peers, 1, "PublicKey"), ==, pub1);
     g_assert_cmpstr(peer_string(peers, 1, "Name"), ==, "p1");

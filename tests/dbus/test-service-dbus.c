@@ -394,6 +394,12 @@ test_connect_and_export(Fixture *f, gconstpointer data)
     g_assert_cmpstr(s, ==, "wgm0");
     g_assert_true(g_variant_lookup(mesh, "Backend", "&s", &s));
     g_assert_cmpstr(s, ==, "userspace");
+    {
+        g_autofree char *uuid = wgm_test_vpn_connection_get_uuid(conn);
+
+        g_assert_true(g_variant_lookup(mesh, "Connection", "&s", &s));
+        g_assert_cmpstr(s, ==, uuid);
+    }
     g_assert_true(g_variant_lookup(mesh, "ListenPort", "u", &u));
     g_assert_cmpuint(u, ==, 51820);
     g_assert_true(g_variant_lookup(mesh, "PeersConnecting", "u", &u));
@@ -490,6 +496,141 @@ test_default_route(Fixture *f, gconstpointer data)
     g_variant_get(ip6, "(@a{sv})", &dict6);
     g_assert_true(g_variant_lookup(dict6, "never-default", "b", &b));
     g_assert_true(b);
+    g_assert_true(wgm_test_vpn_disconnect(f->vpn, &error));
+    g_assert_no_error(error);
+}
+
+/* good_data with private-key-flags=@flags (2: NOT_SAVED, an agent gives
+ * it), good_secrets with the private key @priv (NULL: none). */
+static GVariant *
+with_private_key(const char *flags, const char *priv)
+{
+    g_autoptr(GPtrArray) data    = g_ptr_array_new();
+    g_autoptr(GPtrArray) secrets = g_ptr_array_new();
+
+    for (guint i = 0; good_data[i]; i++)
+        g_ptr_array_add(data, (char *)good_data[i]);
+    g_ptr_array_add(data, "private-key-flags");
+    g_ptr_array_add(data, (char *)flags);
+    g_ptr_array_add(data, NULL);
+    if (priv) {
+        g_ptr_array_add(secrets, "private-key");
+        g_ptr_array_add(secrets, (char *)priv);
+    }
+    g_ptr_array_add(secrets, "peer.2.preshared-key");
+    g_ptr_array_add(secrets, PSK);
+    g_ptr_array_add(secrets, NULL);
+    return wgm_test_vpn_connection_new(
+        "mesh", (const char *const *)data->pdata, (const char *const *)secrets->pdata);
+}
+
+/* Waits for SecretsRequired and checks that it names exactly @key. */
+static char *
+wait_secrets_required(Fixture *f, const char *key)
+{
+    g_autoptr(GVariant) params    = wgm_test_vpn_wait_signal(f->vpn, "SecretsRequired", 5000);
+    g_autofree const char **hints = NULL;
+    const char             *message;
+
+    g_assert_nonnull(params);
+    g_variant_get(params, "(&s^a&s)", &message, &hints);
+    g_test_message("SecretsRequired: %s", message);
+    g_assert_cmpuint(g_strv_length((char **)hints), ==, 1);
+    g_assert_cmpstr(hints[0], ==, key);
+    g_assert_nonnull(strstr(message, key));
+    return g_strdup(message);
+}
+
+/* Typed by a user, not a key, and must never show up anywhere. */
+#define TYPO "typo-SECRET-typo"
+
+/* ConnectInteractive (every agent passes hints on): a secret an agent
+ * gives and Connect refuses, or one still missing, is asked for again by
+ * name (SecretsRequired) and NewSecrets continues; a few rounds, then
+ * Connect's own error.  A stored bad secret fails at once, as Connect. */
+static void
+test_interactive_secrets(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error   = NULL;
+    g_autoptr(GVariant) none  = with_private_key("2", NULL);
+    g_autoptr(GVariant) typo  = with_private_key("2", TYPO);
+    g_autoptr(GVariant) saved = with_private_key("0", TYPO);
+    g_autofree char *remote   = NULL;
+    g_autofree char *log      = NULL;
+
+    wgm_test_harness_start_service(f, NULL, BUS_NAME, TRUE);
+
+    g_assert_true(wgm_test_vpn_connect_interactive(f->vpn, none, &error));
+    g_assert_no_error(error);
+    g_free(wait_secrets_required(f, "private-key"));
+
+    for (guint round = 2; round <= 3; round++) {
+        g_autofree char *message = NULL;
+
+        g_assert_true(wgm_test_vpn_new_secrets(f->vpn, typo, &error));
+        g_assert_no_error(error);
+        message = wait_secrets_required(f, "private-key");
+        g_assert_nonnull(strstr(message, "Not a WireGuard key"));
+        g_assert_null(strstr(message, TYPO));
+    }
+
+    g_assert_false(wgm_test_vpn_new_secrets(f->vpn, typo, &error));
+    remote = g_dbus_error_get_remote_error(error);
+    g_assert_cmpstr(remote, ==, "org.freedesktop.NetworkManager.wgmesh.Error.InvalidSetting");
+    g_assert_nonnull(strstr(error->message, "private-key"));
+    g_assert_null(strstr(error->message, TYPO));
+    g_clear_error(&error);
+    g_clear_pointer(&remote, g_free);
+    g_assert_true(wgm_test_vpn_wait_state(f->vpn, STATE_STOPPED, 5000));
+    g_assert_false(wgm_test_vpn_has_signal(f->vpn, "SecretsRequired"));
+
+    /* Stored by NetworkManager: the profile's to fix, not asked again. */
+    g_assert_false(wgm_test_vpn_connect_interactive(f->vpn, saved, &error));
+    remote = g_dbus_error_get_remote_error(error);
+    g_assert_cmpstr(remote, ==, "org.freedesktop.NetworkManager.wgmesh.Error.InvalidSetting");
+    g_assert_false(wgm_test_vpn_has_signal(f->vpn, "SecretsRequired"));
+
+    log = wgm_test_service_get_log(f->service);
+    g_assert_nonnull(strstr(log, "asking again for private-key (missing)"));
+    g_assert_nonnull(strstr(log, "asking again for private-key (not a WireGuard key)"));
+    g_assert_null(strstr(log, TYPO));
+    assert_no_secret(log);
+}
+
+/* The key an agent gives in NewSecrets brings the mesh up, and the mesh
+ * says which profile it runs (Mesh.Connection). */
+static void
+test_interactive_connect(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error    = NULL;
+    g_autoptr(GVariant) none   = with_private_key("2", NULL);
+    g_autoptr(GVariant) given  = with_private_key("2", PRIV);
+    g_autoptr(GVariant) config = NULL;
+    g_autoptr(GVariant) mesh   = NULL;
+    g_autofree char *uuid      = wgm_test_vpn_connection_get_uuid(given);
+    g_auto(GStrv) wrap         = NULL;
+    const char *s;
+
+    WGM_TEST_REQUIRE_ROOT();
+
+    f->net = wgm_test_net_new(0, &error);
+    g_assert_no_error(error);
+    wrap = wgm_test_net_wrap_argv(f->net, wgm_test_net_get_svc_ns(f->net));
+    wgm_test_harness_start_service(f, (const char *const *)wrap, BUS_NAME, TRUE);
+
+    g_assert_true(wgm_test_vpn_connect_interactive(f->vpn, none, &error));
+    g_assert_no_error(error);
+    g_free(wait_secrets_required(f, "private-key"));
+    g_assert_true(wgm_test_vpn_new_secrets(f->vpn, given, &error));
+    g_assert_no_error(error);
+
+    config = wgm_test_vpn_wait_signal(f->vpn, "Config", 15000);
+    g_assert_nonnull(config);
+    g_assert_true(wgm_test_vpn_wait_state(f->vpn, STATE_STARTED, 5000));
+    mesh = wgm_test_vpn_get_mesh(f->vpn, &error);
+    g_assert_no_error(error);
+    g_assert_true(g_variant_lookup(mesh, "Connection", "&s", &s));
+    g_assert_cmpstr(s, ==, uuid);
     g_assert_true(wgm_test_vpn_disconnect(f->vpn, &error));
     g_assert_no_error(error);
 }
@@ -619,6 +760,8 @@ main(int argc, char *argv[])
     ADD("/dbus/bad-call", test_bad_call);
     ADD("/dbus/connect-and-export", test_connect_and_export);
     ADD("/dbus/default-route", test_default_route);
+    ADD("/dbus/interactive-secrets", test_interactive_secrets);
+    ADD("/dbus/interactive-connect", test_interactive_connect);
     ADD("/dbus/policy", test_policy);
 #undef ADD
 

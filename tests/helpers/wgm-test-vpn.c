@@ -159,6 +159,40 @@ wgm_test_vpn_connect(WgmTestVpn *vpn, GVariant *connection, GError **error)
     return reply != NULL;
 }
 
+gboolean
+wgm_test_vpn_connect_interactive(WgmTestVpn *vpn, GVariant *connection, GError **error)
+{
+    g_autoptr(GVariant) reply = call(
+        vpn,
+        "ConnectInteractive",
+        g_variant_new(
+            "(@a{sa{sv}}@a{sv})", connection, g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
+        "()",
+        error);
+
+    return reply != NULL;
+}
+
+gboolean
+wgm_test_vpn_new_secrets(WgmTestVpn *vpn, GVariant *connection, GError **error)
+{
+    g_autoptr(GVariant) reply =
+        call(vpn, "NewSecrets", g_variant_new("(@a{sa{sv}})", connection), "()", error);
+
+    return reply != NULL;
+}
+
+char *
+wgm_test_vpn_connection_get_uuid(GVariant *connection)
+{
+    g_autoptr(GVariant) s_con = g_variant_lookup_value(connection, "connection", NULL);
+    char *uuid                = NULL;
+
+    g_assert_nonnull(s_con);
+    g_assert_true(g_variant_lookup(s_con, "uuid", "s", &uuid));
+    return uuid;
+}
+
 char *
 wgm_test_vpn_need_secrets(WgmTestVpn *vpn, GVariant *connection, GError **error)
 {

@@ -27,6 +27,13 @@ GVariant *wgm_test_vpn_connection_new(const char        *id,
                                       const char *const *secrets);
 
 gboolean wgm_test_vpn_connect(WgmTestVpn *vpn, GVariant *connection, GError **error);
+/* ConnectInteractive with empty details, as NetworkManager calls it when
+ * every agent passes hints on; the service may answer with SecretsRequired
+ * and continue in NewSecrets. */
+gboolean wgm_test_vpn_connect_interactive(WgmTestVpn *vpn, GVariant *connection, GError **error);
+gboolean wgm_test_vpn_new_secrets(WgmTestVpn *vpn, GVariant *connection, GError **error);
+/* The connection.uuid of a connection from wgm_test_vpn_connection_new(). */
+char *wgm_test_vpn_connection_get_uuid(GVariant *connection);
 /* Returns the setting name NeedSecrets asks for ("" if none). */
 char    *wgm_test_vpn_need_secrets(WgmTestVpn *vpn, GVariant *connection, GError **error);
 gboolean wgm_test_vpn_disconnect(WgmTestVpn *vpn, GError **error);

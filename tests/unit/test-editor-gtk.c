@@ -14,6 +14,7 @@
 
 #include <NetworkManager.h>
 
+#include "wgm-dbus-generated.h"
 #include "wgm-key.h"
 #include "wgm-settings-keys.h"
 
@@ -602,17 +603,174 @@ test_whole_profile(Fixture *f, gconstpointer data)
     g_assert_true(has_error_class(w(f, "peers-view")));
 }
 
+/* ---- live state ---- */
+
+/* A stand-in for the service on the test's "system" bus (a private
+ * dbus-daemon): the real service needs root and NetworkManager (the UI
+ * tests in tests/ui show its peers' state in the real applications).  It
+ * exports the same generated interfaces the service does. */
+typedef struct {
+    GDBusConnection          *bus;
+    GDBusObjectManagerServer *manager;
+    WgmDBusMesh              *mesh;
+    WgmDBusPeer              *peer;
+} StandIn;
+
+static void
+stand_in_start(StandIn *s, const char *name, const char *uuid, const char *state)
+{
+    g_autoptr(GError) error            = NULL;
+    g_autoptr(WgmDBusObjectSkeleton) o = NULL;
+    g_autoptr(WgmDBusMesh) mesh        = NULL;
+    g_autoptr(GVariant) reply          = NULL;
+
+    s->mesh = mesh = wgm_dbus_mesh_skeleton_new();
+    g_object_ref(mesh);
+    s->bus =
+        g_dbus_connection_new_for_address_sync(g_getenv("DBUS_SYSTEM_BUS_ADDRESS"),
+                                               G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+                                                   | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                               NULL,
+                                               NULL,
+                                               &error);
+    g_assert_no_error(error);
+    /* As the service does: the Mesh at the object manager's own path. */
+    s->manager = g_dbus_object_manager_server_new("/org/freedesktop/NetworkManager/wgmesh");
+    wgm_dbus_mesh_set_connection(mesh, uuid);
+    g_dbus_interface_skeleton_export(
+        G_DBUS_INTERFACE_SKELETON(mesh), s->bus, "/org/freedesktop/NetworkManager/wgmesh", &error);
+    g_assert_no_error(error);
+
+    o       = wgm_dbus_object_skeleton_new("/org/freedesktop/NetworkManager/wgmesh/Peer/1");
+    s->peer = wgm_dbus_peer_skeleton_new();
+    wgm_dbus_peer_set_public_key(s->peer, PUB1);
+    wgm_dbus_peer_set_state(s->peer, state);
+    wgm_dbus_object_skeleton_set_peer(o, s->peer);
+    g_dbus_object_manager_server_export(s->manager, G_DBUS_OBJECT_SKELETON(o));
+    g_dbus_object_manager_server_set_connection(s->manager, s->bus);
+
+    reply = g_dbus_connection_call_sync(s->bus,
+                                        "org.freedesktop.DBus",
+                                        "/org/freedesktop/DBus",
+                                        "org.freedesktop.DBus",
+                                        "RequestName",
+                                        g_variant_new("(su)", name, 4 /* DO_NOT_QUEUE */),
+                                        G_VARIANT_TYPE("(u)"),
+                                        G_DBUS_CALL_FLAGS_NONE,
+                                        -1,
+                                        NULL,
+                                        &error);
+    g_assert_no_error(error);
+}
+
+static void
+stand_in_stop(StandIn *s)
+{
+    g_dbus_connection_close_sync(s->bus, NULL, NULL);
+    g_clear_object(&s->peer);
+    g_clear_object(&s->mesh);
+    g_clear_object(&s->manager);
+    g_clear_object(&s->bus);
+}
+
+static char *
+cell(Fixture *f, int row, int col)
+{
+    GtkTreeModel *model = gtk_tree_view_get_model(GTK_TREE_VIEW(w(f, "peers-view")));
+    GtkTreeIter   iter;
+    char         *value = NULL;
+
+    g_assert_true(gtk_tree_model_iter_nth_child(model, &iter, NULL, row));
+    gtk_tree_model_get(model, &iter, col, &value, -1);
+    return value;
+}
+
+/* Spins until column @col (6 = State, 7 = Last handshake) of @row is
+ * @want, for at most 5 s. */
+static void
+wait_cell(Fixture *f, int row, int col, const char *want)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autofree char *v = cell(f, row, col);
+
+        if (g_strcmp0(v, want) == 0)
+            return;
+        if (g_get_monotonic_time() > deadline)
+            g_error("row %d column %d is \"%s\", not \"%s\", after 5 s", row, col, v, want);
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+}
+
+static void
+test_live(Fixture *f, gconstpointer data)
+{
+    StandIn          other = { 0 }, ours = { 0 };
+    g_autofree char *handshake = NULL;
+
+    /* A mesh of another profile, up before the editor looks: not ours. */
+    stand_in_start(&other, WGM_VPN_SERVICE_TYPE, "6f3e0c51-0000-4000-8000-000000000000", "idle");
+    /* Ours comes up while the editor is open. */
+    stand_in_start(&ours,
+                   WGM_VPN_SERVICE_TYPE ".Connection_3",
+                   nm_connection_get_uuid(f->connection),
+                   "connecting");
+    wait_cell(f, 0, 6, "Connecting");
+    wait_cell(f, 0, 7, "never");
+    {
+        g_autofree char *second = cell(f, 1, 6);
+
+        g_assert_cmpstr(second, ==, ""); /* PUB2 has no object */
+    }
+
+    /* PropertiesChanged reaches the row. */
+    wgm_dbus_peer_set_latest_handshake(ours.peer,
+                                       (guint64)(g_get_real_time() - 90 * G_USEC_PER_SEC));
+    wgm_dbus_peer_set_state(ours.peer, "connected");
+    wait_cell(f, 0, 6, "Connected");
+    handshake = cell(f, 0, 7);
+    g_assert_cmpstr(handshake, ==, "1 minute ago");
+
+    /* The other mesh changing is not shown. */
+    wgm_dbus_peer_set_state(other.peer, "connecting");
+    spin();
+    g_usleep(100 * 1000);
+    spin();
+    wait_cell(f, 0, 6, "Connected");
+
+    /* Ours goes down: no state shown. */
+    stand_in_stop(&ours);
+    wait_cell(f, 0, 6, "");
+    stand_in_stop(&other);
+}
+
 int
 main(int argc, char **argv)
 {
+    g_autoptr(GTestDBus) system_bus = NULL;
+    int status;
+
     g_test_init(&argc, &argv, NULL);
+    /* The editor's "system" bus: a private one (its session bus address
+     * is not used by anything here: no accessibility, no dconf). */
+    g_autofree char *display = g_strdup(g_getenv("DISPLAY"));
+
+    system_bus = g_test_dbus_new(G_TEST_DBUS_NONE);
+    g_test_dbus_up(system_bus); /* it unsets DISPLAY */
+    if (display)
+        g_setenv("DISPLAY", display, TRUE);
+    g_setenv("DBUS_SYSTEM_BUS_ADDRESS", g_test_dbus_get_bus_address(system_bus), TRUE);
 #if GTK_CHECK_VERSION(4, 0, 0)
     if (!gtk_init_check()) {
 #else
     if (!gtk_init_check(&argc, &argv)) {
 #endif
         g_test_skip("no display: run through tests/unit/run-with-xvfb.sh");
-        return g_test_run();
+        status = g_test_run();
+        g_test_dbus_down(system_bus);
+        return status;
     }
 #define ADD(path, fn) \
     g_test_add("/editor-gtk/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
@@ -625,5 +783,8 @@ main(int argc, char **argv)
     ADD("peer-dialog", test_peer_dialog);
     ADD("paste", test_paste);
     ADD("whole-profile", test_whole_profile);
-    return g_test_run();
+    ADD("live", test_live);
+    status = g_test_run();
+    g_test_dbus_down(system_bus);
+    return status;
 }

@@ -217,6 +217,8 @@ test_lenient(void)
         "peer.1.lazy=1",
         "peer.7.name=",
         "!peer.1.preshared-key=" ZERO_KEY,
+        /* what an auth dialog answers when nothing is needed */
+        "!no-secret=true",
         NULL,
     };
     g_autoptr(WgmConfig) config = parse_ok(base_edits, edits);
@@ -687,6 +689,46 @@ test_need_secrets(void)
     }
 }
 
+/* Secrets an agent gave that Connect refuses: asked for again (the service's
+ * ConnectInteractive), by the same rules as Connect; stored ones are not. */
+static void
+test_bad_agent_secrets(void)
+{
+    static const struct {
+        const char *edits[5];
+        const char *expect; /* names joined with ',' or NULL */
+    } cases[] = {
+        { { NULL }, NULL },
+        { { "private-key-flags=2" }, NULL },
+        { { "!private-key=" BAD_SECRET }, NULL }, /* stored: the profile's error */
+        { { "!private-key=" BAD_SECRET, "private-key-flags=2" }, "private-key" },
+        { { "!private-key=" BAD_SECRET, "private-key-flags=1" }, "private-key" },
+        { { "!private-key=" ZERO_KEY, "private-key-flags=1" }, "private-key" },
+        { { "!private-key=", "private-key-flags=1" }, NULL }, /* missing, not bad */
+        { { "!peer.1.preshared-key=" ZERO_KEY, "peer.1.preshared-key-flags=1" }, NULL },
+        { { "!peer.1.preshared-key=" PSK, "peer.1.preshared-key-flags=1" }, NULL },
+        { { "!peer.1.preshared-key=x", "peer.1.preshared-key-flags=2" }, "peer.1.preshared-key" },
+        { { "!peer.1.preshared-key=x", "peer.1.preshared-key-flags=0" }, NULL },
+        { { "!peer.1.preshared-key=x",
+            "peer.1.preshared-key-flags=2",
+            "!private-key=x",
+            "private-key-flags=2" },
+          "peer.1.preshared-key,private-key" },
+        /* Not a key secret at all: Connect says so, nobody is asked. */
+        { { "!frobnicate=x", "frobnicate-flags=1" }, NULL },
+        { { "!no-secret=true" }, NULL },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(NMSettingVpn) s_vpn = setting_new(base_edits, cases[i].edits);
+        g_auto(GStrv) names           = wgm_config_bad_agent_secrets(s_vpn);
+        g_autofree char *joined       = names ? g_strjoinv(",", names) : NULL;
+
+        g_test_message("bad-agent-secrets case %u: %s", i, joined ? joined : "(none)");
+        g_assert_cmpstr(joined, ==, cases[i].expect);
+    }
+}
+
 /* A secret in vpn.data: no secrets request, and the profile is refused
  * with the reason, as the service's Connect reports it. */
 static void
@@ -794,6 +836,7 @@ main(int argc, char **argv)
     g_test_add_func("/settings/secret-not-in-message", test_secret_not_in_message);
     g_test_add_func("/settings/many-peers", test_many_peers);
     g_test_add_func("/settings/need-secrets", test_need_secrets);
+    g_test_add_func("/settings/bad-agent-secrets", test_bad_agent_secrets);
     g_test_add_func("/settings/secret-in-data", test_secret_in_data);
     g_test_add_func("/settings/misc", test_misc);
     g_test_add_func("/settings/keep-unsaved-secrets", test_keep_unsaved_secrets);
