@@ -30,6 +30,7 @@ struct _WgmPlugin {
     char            *uuid;         /* of the profile */
     NMConnection    *started_from; /* the profile at Connect, without secrets */
     WgmConfig       *config;       /* as applied (secrets: wiped when freed) */
+    NMSettingVpn    *applied_vpn;  /* the vpn setting it came from, without secrets */
 
     /* What SetConfig/SetIp4Config/SetIp6Config will say, computed from the
      * profile at Connect (no secrets in here). */
@@ -215,6 +216,7 @@ teardown(WgmPlugin *self)
     g_clear_pointer(&self->uuid, g_free);
     g_clear_object(&self->started_from);
     g_clear_pointer(&self->config, wgm_config_free);
+    g_clear_object(&self->applied_vpn);
     g_clear_pointer(&self->export, wgm_dbus_export_free);
     if (self->mesh) {
         g_clear_signal_handler(&self->failed_id, self->mesh);
@@ -335,6 +337,43 @@ apply_ip_config(WgmPlugin *self, const WgmConfig *config)
     }
 }
 
+/* The vpn setting @self->config was made from, kept without its secrets
+ * (those are compared through the configs). */
+static void
+copy_data_item(const char *key, const char *value, gpointer user_data)
+{
+    nm_setting_vpn_add_data_item(user_data, key, value);
+}
+
+static void
+remember_applied(WgmPlugin *self, NMSettingVpn *s_vpn)
+{
+    g_clear_object(&self->applied_vpn);
+    self->applied_vpn = NM_SETTING_VPN(nm_setting_vpn_new());
+    g_object_set(self->applied_vpn,
+                 NM_SETTING_VPN_SERVICE_TYPE,
+                 nm_setting_vpn_get_service_type(s_vpn),
+                 NULL);
+    nm_setting_vpn_foreach_data_item(s_vpn, copy_data_item, self->applied_vpn);
+}
+
+/* Whether @a and @b, whose vpn.data are the same, have the same secrets. */
+static gboolean
+same_secrets(const WgmConfig *a, const WgmConfig *b)
+{
+    if (!wgm_key_equal(&a->private_key, &b->private_key) || a->peers->len != b->peers->len)
+        return FALSE;
+    for (guint i = 0; i < b->peers->len; i++) {
+        const WgmPeerConfig *pb = b->peers->pdata[i];
+        const WgmPeerConfig *pa = wgm_config_find_peer(a, &pb->public_key);
+
+        if (!pa || pa->has_preshared_key != pb->has_preshared_key
+            || (pb->has_preshared_key && !wgm_key_equal(&pa->preshared_key, &pb->preshared_key)))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 static void
 profile_changed_cb(WgmProfileWatch *watch, NMConnection *profile, WgmPlugin *self)
 {
@@ -360,6 +399,16 @@ profile_changed_cb(WgmProfileWatch *watch, NMConnection *profile, WgmPlugin *sel
         wgm_dbus_export_set_profile_status(self->export, NULL, message);
         return;
     }
+    /* NetworkManager signals Updated also when a client only read the
+     * secrets (nmcli -s, an editor opening): nothing to apply, nothing to say. */
+    if (self->applied_vpn
+        && nm_setting_compare(NM_SETTING(s_vpn),
+                              NM_SETTING(self->applied_vpn),
+                              NM_SETTING_COMPARE_FLAG_IGNORE_SECRETS)
+        && same_secrets(self->config, config)) {
+        g_debug("profile \"%s\" re-read: unchanged", id);
+        return;
+    }
     pending = pending_reconnect(self->config, config);
     /* Lazy toggles first: peers that join follow the new default. */
     if (!apply_lazy(self, self->config, config, &error)) {
@@ -379,6 +428,7 @@ profile_changed_cb(WgmProfileWatch *watch, NMConnection *profile, WgmPlugin *sel
     wgm_dbus_export_set_profile_status(self->export, (const char *const *)pending->pdata, NULL);
     g_clear_pointer(&self->config, wgm_config_free);
     self->config = g_steal_pointer(&config);
+    remember_applied(self, s_vpn);
 }
 
 static void
@@ -508,6 +558,7 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
               config->peers->len,
               wgm_backend_get_name(backend));
     self->config = g_steal_pointer(&config);
+    remember_applied(self, nm_connection_get_setting_vpn(connection));
     wgm_mesh_start_async(self->mesh, self->cancellable, mesh_started_cb, g_object_ref(self));
     return TRUE;
 }
