@@ -24,12 +24,16 @@
 #define WGM_REFRESH_SECONDS 5
 
 struct _WgmEditorLive {
-    WgmEditor          *editor;
-    GCancellable       *cancellable;
-    GDBusConnection    *bus;
-    guint               name_watch;
-    char               *name; /* the bus name serving our profile, or NULL */
+    WgmEditor       *editor;
+    GCancellable    *cancellable; /* of everything; knows "wgm-live" until freed */
+    GDBusConnection *bus;
+    guint            name_watch;
+    guint            mesh_watch;
+    /* The service serving our profile: being attached (attach set, manager
+     * NULL) or attached (both set); its unique name once known. */
+    GCancellable       *attach;
     GDBusObjectManager *manager;
+    char               *owner;
 };
 
 const char *
@@ -132,49 +136,84 @@ clear_states(WgmEditorLive *live)
         g_free(peer->state);
         peer->state            = g_strdup("");
         peer->latest_handshake = 0;
-        wgm_editor_peers_refresh_row(self, peer);
     }
+    if (self->peers_store)
+        wgm_editor_peers_refresh_all(self);
+}
+
+static void
+object_removed_cb(GDBusObjectManager *manager, GDBusObject *object, WgmEditorLive *live)
+{
+    g_autoptr(GDBusInterface) iface = g_dbus_object_get_interface(object, WGM_PEER_INTERFACE);
+    g_autoptr(GVariant) key =
+        iface ? g_dbus_proxy_get_cached_property(G_DBUS_PROXY(iface), "PublicKey") : NULL;
+    WgmEditorPeer *peer;
+
+    if (!key || !g_variant_is_of_type(key, G_VARIANT_TYPE_STRING))
+        return;
+    peer = wgm_editor_peers_find(live->editor, g_variant_get_string(key, NULL));
+    if (!peer)
+        return;
+    g_free(peer->state);
+    peer->state            = g_strdup("");
+    peer->latest_handshake = 0;
+    wgm_editor_peers_refresh_row(live->editor, peer);
 }
 
 static gboolean
 refresh_cb(gpointer data)
 {
-    WgmEditor *self = data;
-
-    for (guint i = 0; i < self->peers->len; i++)
-        wgm_editor_peers_refresh_row(self, self->peers->pdata[i]);
+    wgm_editor_peers_refresh_all(data);
     return G_SOURCE_CONTINUE;
 }
 
 static void
 detach(WgmEditorLive *live)
 {
+    if (live->attach)
+        g_cancellable_cancel(live->attach);
+    g_clear_object(&live->attach);
     if (live->manager)
         g_signal_handlers_disconnect_by_data(live->manager, live);
     g_clear_object(&live->manager);
-    g_clear_pointer(&live->name, g_free);
+    g_clear_pointer(&live->owner, g_free);
     g_clear_handle_id(&live->editor->refresh_id, g_source_remove);
     clear_states(live);
+}
+
+static WgmEditorLive *
+live_of(GCancellable *cancellable)
+{
+    return g_object_get_data(G_OBJECT(cancellable), "wgm-live");
 }
 
 static void
 manager_ready_cb(GObject *source, GAsyncResult *result, gpointer data)
 {
-    g_autoptr(GError) error      = NULL;
-    GDBusObjectManager *manager  = g_dbus_object_manager_client_new_finish(result, &error);
-    WgmEditorLive      *live     = data;
-    g_autolist(GDBusObject) list = NULL;
+    g_autoptr(GCancellable) attach        = data;
+    g_autoptr(GError) error               = NULL;
+    g_autoptr(GDBusObjectManager) manager = g_dbus_object_manager_client_new_finish(result, &error);
+    g_autolist(GDBusObject) list          = NULL;
+    WgmEditorLive *live                   = live_of(attach);
 
+    /* Detached meanwhile (cancelled), or the editor is gone. */
+    if (!live || g_cancellable_is_cancelled(attach) || attach != live->attach)
+        return;
     if (!manager) {
-        if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            g_debug("cannot follow the mesh's peers: %s", error->message);
+        g_debug("cannot follow the mesh's peers: %s", error->message);
+        g_clear_object(&live->attach);
         return;
     }
-    live->manager = manager;
-    g_signal_connect(manager, "object-added", G_CALLBACK(object_added_cb), live);
-    g_signal_connect(
-        manager, "interface-proxy-properties-changed", G_CALLBACK(properties_changed_cb), live);
-    list = g_dbus_object_manager_get_objects(manager);
+    live->manager = g_steal_pointer(&manager);
+    live->owner =
+        g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(live->manager));
+    g_signal_connect(live->manager, "object-added", G_CALLBACK(object_added_cb), live);
+    g_signal_connect(live->manager, "object-removed", G_CALLBACK(object_removed_cb), live);
+    g_signal_connect(live->manager,
+                     "interface-proxy-properties-changed",
+                     G_CALLBACK(properties_changed_cb),
+                     live);
+    list = g_dbus_object_manager_get_objects(live->manager);
     for (GList *l = list; l; l = l->next)
         show_object(live, l->data);
     if (!live->editor->refresh_id)
@@ -182,53 +221,46 @@ manager_ready_cb(GObject *source, GAsyncResult *result, gpointer data)
             g_timeout_add_seconds(WGM_REFRESH_SECONDS, refresh_cb, live->editor);
 }
 
-/* ---- which service runs the profile ---- */
-
-typedef struct {
-    WgmEditorLive *live;
-    char          *name;
-} Candidate;
-
+/* Follows the peers of the service at @name (well-known or unique). */
 static void
-candidate_free(Candidate *c)
+attach(WgmEditorLive *live, const char *name)
 {
-    g_free(c->name);
-    g_free(c);
+    detach(live);
+    live->attach = g_cancellable_new();
+    g_object_set_data(G_OBJECT(live->attach), "wgm-live", live);
+    g_dbus_object_manager_client_new(live->bus,
+                                     G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+                                     name,
+                                     WGM_MESH_PATH,
+                                     NULL,
+                                     NULL,
+                                     NULL,
+                                     live->attach,
+                                     manager_ready_cb,
+                                     g_object_ref(live->attach));
 }
+
+/* ---- which service runs the profile ---- */
 
 static void
 connection_got_cb(GObject *source, GAsyncResult *result, gpointer data)
 {
-    Candidate *c            = data;
-    g_autoptr(GError) error = NULL;
+    g_autoptr(GCancellable) cancellable = data;
+    g_autoptr(GError) error             = NULL;
     g_autoptr(GVariant) reply =
         g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
     g_autoptr(GVariant) value = NULL;
-    WgmEditorLive *live       = c->live;
+    WgmEditorLive *live       = live_of(cancellable);
+    const char    *name       = g_object_get_data(G_OBJECT(cancellable), "wgm-probed");
 
-    if (!reply) {
-        /* Cancelled (live is gone), or a service without Mesh.Connection. */
-        candidate_free(c);
+    /* Not a mesh (yet: a service exports its Mesh at Connect, and then
+     * signals Mesh.Connection), or the editor is gone. */
+    if (!reply || !live || live->attach)
         return;
-    }
     g_variant_get(reply, "(v)", &value);
     if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)
-        && g_strcmp0(g_variant_get_string(value, NULL), live->editor->uuid) == 0
-        && g_strcmp0(live->name, c->name) != 0) {
-        detach(live);
-        live->name = g_strdup(c->name);
-        g_dbus_object_manager_client_new(live->bus,
-                                         G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
-                                         live->name,
-                                         WGM_MESH_PATH,
-                                         NULL,
-                                         NULL,
-                                         NULL,
-                                         live->cancellable,
-                                         manager_ready_cb,
-                                         live);
-    }
-    candidate_free(c);
+        && g_strcmp0(g_variant_get_string(value, NULL), live->editor->uuid) == 0)
+        attach(live, name);
 }
 
 static gboolean
@@ -238,13 +270,17 @@ is_mesh_name(const char *name)
            || g_str_has_prefix(name, WGM_VPN_SERVICE_TYPE ".");
 }
 
+/* Asks @name which profile its mesh runs (Mesh.Connection). */
 static void
 probe(WgmEditorLive *live, const char *name)
 {
-    Candidate *c = g_new0(Candidate, 1);
+    /* A cancellable of its own carries the name; cancelled with the editor. */
+    GCancellable *c = g_cancellable_new();
 
-    c->live = live;
-    c->name = g_strdup(name);
+    g_object_set_data(G_OBJECT(c), "wgm-live", live);
+    g_object_set_data_full(G_OBJECT(c), "wgm-probed", g_strdup(name), g_free);
+    g_signal_connect_object(
+        live->cancellable, "cancelled", G_CALLBACK(g_cancellable_cancel), c, G_CONNECT_SWAPPED);
     g_dbus_connection_call(live->bus,
                            name,
                            WGM_MESH_PATH,
@@ -254,7 +290,7 @@ probe(WgmEditorLive *live, const char *name)
                            G_VARIANT_TYPE("(v)"),
                            G_DBUS_CALL_FLAGS_NO_AUTO_START,
                            -1,
-                           live->cancellable,
+                           c,
                            connection_got_cb,
                            c);
 }
@@ -269,12 +305,29 @@ names_listed_cb(GObject *source, GAsyncResult *result, gpointer data)
     WgmEditorLive          *live  = data;
 
     if (!reply)
-        return;
+        return; /* cancelled: live is gone */
     g_variant_get(reply, "(^a&s)", &names);
     for (guint i = 0; names && names[i]; i++) {
         if (is_mesh_name(names[i]))
             probe(live, names[i]);
     }
+}
+
+static void
+scan(WgmEditorLive *live)
+{
+    g_dbus_connection_call(live->bus,
+                           "org.freedesktop.DBus",
+                           "/org/freedesktop/DBus",
+                           "org.freedesktop.DBus",
+                           "ListNames",
+                           NULL,
+                           G_VARIANT_TYPE("(as)"),
+                           G_DBUS_CALL_FLAGS_NONE,
+                           -1,
+                           live->cancellable,
+                           names_listed_cb,
+                           live);
 }
 
 static void
@@ -288,7 +341,7 @@ name_owner_changed_cb(GDBusConnection *bus,
 {
     /* Signals already queued may arrive after unsubscribing: @data is the
      * cancellable, which knows the live state until it is freed. */
-    WgmEditorLive *live = g_object_get_data(data, "wgm-live");
+    WgmEditorLive *live = live_of(data);
     const char    *name, *old_owner, *new_owner;
 
     if (!live)
@@ -296,12 +349,37 @@ name_owner_changed_cb(GDBusConnection *bus,
     g_variant_get(parameters, "(&s&s&s)", &name, &old_owner, &new_owner);
     if (!is_mesh_name(name))
         return;
-    if (!new_owner[0]) {
-        if (g_strcmp0(name, live->name) == 0)
-            detach(live);
-        return;
+    if (old_owner[0] && g_strcmp0(old_owner, live->owner) == 0) {
+        /* Ours went: another one may run the profile now. */
+        detach(live);
+        scan(live);
+    } else if (new_owner[0] && !live->attach) {
+        probe(live, name);
     }
-    probe(live, name);
+}
+
+/* A mesh says which profile it runs (Mesh.Connection, set and signalled
+ * once at Connect): it may be ours, just connected. */
+static void
+mesh_changed_cb(GDBusConnection *bus,
+                const char      *sender,
+                const char      *path,
+                const char      *interface,
+                const char      *signal,
+                GVariant        *parameters,
+                gpointer         data)
+{
+    WgmEditorLive *live         = live_of(data);
+    g_autoptr(GVariant) changed = NULL;
+    const char *uuid            = NULL;
+
+    if (!live || live->attach || !sender
+        || !g_variant_is_of_type(parameters, G_VARIANT_TYPE("(sa{sv}as)")))
+        return;
+    changed = g_variant_get_child_value(parameters, 1);
+    if (g_variant_lookup(changed, "Connection", "&s", &uuid)
+        && g_strcmp0(uuid, live->editor->uuid) == 0)
+        attach(live, sender);
 }
 
 static void
@@ -327,18 +405,17 @@ bus_got_cb(GObject *source, GAsyncResult *result, gpointer data)
                                                           name_owner_changed_cb,
                                                           g_object_ref(live->cancellable),
                                                           g_object_unref);
-    g_dbus_connection_call(bus,
-                           "org.freedesktop.DBus",
-                           "/org/freedesktop/DBus",
-                           "org.freedesktop.DBus",
-                           "ListNames",
-                           NULL,
-                           G_VARIANT_TYPE("(as)"),
-                           G_DBUS_CALL_FLAGS_NONE,
-                           -1,
-                           live->cancellable,
-                           names_listed_cb,
-                           live);
+    live->mesh_watch = g_dbus_connection_signal_subscribe(bus,
+                                                          NULL,
+                                                          "org.freedesktop.DBus.Properties",
+                                                          "PropertiesChanged",
+                                                          WGM_MESH_PATH,
+                                                          WGM_MESH_INTERFACE,
+                                                          G_DBUS_SIGNAL_FLAGS_NONE,
+                                                          mesh_changed_cb,
+                                                          g_object_ref(live->cancellable),
+                                                          g_object_unref);
+    scan(live);
 }
 
 WgmEditorLive *
@@ -356,17 +433,24 @@ wgm_editor_live_new(WgmEditor *self)
 void
 wgm_editor_live_free(WgmEditorLive *live)
 {
-    /* Callbacks still in flight see the cancellation and touch nothing:
-     * the calls' user data outlives nothing but a Candidate they free. */
+    /* Callbacks still in flight see the cancellation (or no "wgm-live" on
+     * their cancellable) and touch nothing. */
     g_object_set_data(G_OBJECT(live->cancellable), "wgm-live", NULL);
     g_cancellable_cancel(live->cancellable);
+    if (live->attach) {
+        g_object_set_data(G_OBJECT(live->attach), "wgm-live", NULL);
+        g_cancellable_cancel(live->attach);
+    }
+    g_clear_object(&live->attach);
     if (live->manager)
         g_signal_handlers_disconnect_by_data(live->manager, live);
     g_clear_object(&live->manager);
     if (live->name_watch)
         g_dbus_connection_signal_unsubscribe(live->bus, live->name_watch);
+    if (live->mesh_watch)
+        g_dbus_connection_signal_unsubscribe(live->bus, live->mesh_watch);
     g_clear_object(&live->bus);
     g_clear_object(&live->cancellable);
-    g_free(live->name);
+    g_free(live->owner);
     g_free(live);
 }

@@ -2,8 +2,10 @@
 /*
  * The editor's peers: the list (one row a peer, with its live state), the
  * add/edit dialog and the paste dialog for wg-quick [Peer] sections.  The
- * dialogs are not modal: the rest of the editor stays usable, and an
- * accessibility client driving them is not stuck in a nested main loop.
+ * dialogs are modal (also over a client's modal window) but never run a
+ * nested main loop (no gtk_dialog_run(), gone in GTK 4): their answer
+ * comes as "response", and an accessibility client driving them is not
+ * stuck waiting for the button it pressed.
  */
 #define G_LOG_DOMAIN "nm-wgmesh"
 
@@ -15,7 +17,10 @@
 #include <string.h>
 
 #include "wgm-config.h"
+#include <nma-ui-utils.h>
+
 #include "wgm-key.h"
+#include "wgm-parse.h"
 #include "wgm-settings-keys.h"
 #include "wgm-wgquick.h"
 
@@ -42,6 +47,7 @@ wgm_editor_peer_free(WgmEditorPeer *peer)
     g_free(peer->allowed_ips);
     g_free(peer->keepalive);
     wgm_secret_free(peer->preshared_key);
+    g_free(peer->lazy_invalid);
     g_free(peer->give_up_after);
     g_free(peer->state);
     g_free(peer);
@@ -117,6 +123,21 @@ wgm_editor_peers_refresh_row(WgmEditor *self, const WgmEditorPeer *peer)
 
     if (find_iter(self, peer, &iter))
         set_row(self, &iter, peer);
+}
+
+void
+wgm_editor_peers_refresh_all(WgmEditor *self)
+{
+    GtkTreeModel *model = GTK_TREE_MODEL(self->peers_store);
+    GtkTreeIter   iter;
+    gboolean      valid = gtk_tree_model_get_iter_first(model, &iter);
+
+    for (; valid; valid = gtk_tree_model_iter_next(model, &iter)) {
+        WgmEditorPeer *peer;
+
+        gtk_tree_model_get(model, &iter, WGM_PEER_COL_PEER, &peer, -1);
+        set_row(self, &iter, peer);
+    }
 }
 
 /* Takes @peer. */
@@ -248,10 +269,14 @@ peers_from_setting(NMSettingVpn *s_vpn)
         g_snprintf(key, sizeof key, WGM_KEY_PEER_PREFIX "%u." WGM_PEER_FIELD_PRESHARED_KEY, n);
         nm_setting_get_secret_flags(NM_SETTING(s_vpn), key, &peer->preshared_key_flags, NULL);
         if (lazy) {
-            gboolean b = g_ascii_strcasecmp(lazy, "yes") == 0
-                         || g_ascii_strcasecmp(lazy, "true") == 0
-                         || g_ascii_strcasecmp(lazy, "on") == 0 || strcmp(lazy, "1") == 0;
-            peer->lazy = b;
+            gboolean b;
+
+            /* Not valid: kept as written (the check names it) until the
+             * peer is edited. */
+            if (wgm_parse_bool(WGM_PEER_FIELD_LAZY, lazy, &b, NULL))
+                peer->lazy = b;
+            else
+                peer->lazy_invalid = g_strdup(lazy);
         }
         g_ptr_array_add(peers, peer);
     }
@@ -302,10 +327,15 @@ wgm_editor_peers_save(WgmEditor *self, NMSettingVpn *s_vpn)
         add_peer_item(s_vpn, n, WGM_PEER_FIELD_ALLOWED_IPS, peer->allowed_ips);
         add_peer_item(s_vpn, n, WGM_PEER_FIELD_PERSISTENT_KEEPALIVE, peer->keepalive);
         add_peer_item(s_vpn, n, WGM_PEER_FIELD_GIVE_UP_AFTER, peer->give_up_after);
-        if (peer->lazy >= 0)
+        if (peer->lazy_invalid)
+            add_peer_item(s_vpn, n, WGM_PEER_FIELD_LAZY, peer->lazy_invalid);
+        else if (peer->lazy >= 0)
             add_peer_item(s_vpn, n, WGM_PEER_FIELD_LAZY, peer->lazy ? "yes" : "no");
         g_snprintf(key, sizeof key, WGM_KEY_PEER_PREFIX "%u." WGM_PEER_FIELD_PRESHARED_KEY, n);
-        if (peer->preshared_key && peer->preshared_key[0])
+        /* As for the private key: "ask every time" keeps no key. */
+        if (peer->preshared_key && peer->preshared_key[0]
+            && !(peer->preshared_key_flags
+                 & (NM_SETTING_SECRET_FLAG_NOT_SAVED | NM_SETTING_SECRET_FLAG_NOT_REQUIRED)))
             nm_setting_vpn_add_secret(s_vpn, key, peer->preshared_key);
         if (peer->preshared_key_flags != NM_SETTING_SECRET_FLAG_NONE
             || (peer->preshared_key && peer->preshared_key[0]))
@@ -352,7 +382,9 @@ wgm_editor_peer_check(const WgmEditorPeer *peer, const char **field, GError **er
     memset(&stand_in, 0x42, sizeof stand_in);
     wgm_key_to_base64(&stand_in, b64);
     nm_setting_vpn_add_secret(s_vpn, WGM_KEY_PRIVATE_KEY, b64);
-    nm_setting_vpn_add_data_item(s_vpn, WGM_KEY_ADDRESS, "192.0.2.254/32");
+    /* Both families, so that either kind of allowed IP passes; the whole
+     * profile's check says whether its own addresses cover them. */
+    nm_setting_vpn_add_data_item(s_vpn, WGM_KEY_ADDRESS, "192.0.2.254/32, 2001:db8::fe/128");
     add_peer_item(s_vpn, 1, WGM_PEER_FIELD_PUBLIC_KEY, peer->public_key);
     add_peer_item(s_vpn, 1, WGM_PEER_FIELD_NAME, peer->name);
     add_peer_item(s_vpn, 1, WGM_PEER_FIELD_ENDPOINT, peer->endpoint);
@@ -400,7 +432,21 @@ dialog_text(GtkWidget *dialog, const char *id)
     return g_strstrip(g_strdup(gtk_editable_get_text(GTK_EDITABLE(dialog_widget(dialog, id)))));
 }
 
-/* A dialog holding the @content_id object of the .ui. */
+/* The client may destroy a dialog with its window (they are destroyed with
+ * their parent): the editor forgets it then. */
+static void
+dialog_destroyed_cb(GtkWidget *dialog, WgmEditor *self)
+{
+    if (self->peer_dialog == dialog) {
+        self->peer_dialog  = NULL;
+        self->peer_editing = NULL;
+    }
+    if (self->paste_dialog == dialog)
+        self->paste_dialog = NULL;
+}
+
+/* A dialog holding the @content_id object of the .ui (which names its
+ * translation domain), NULL if the .ui cannot be read. */
 static GtkWidget *
 new_dialog(WgmEditor *self, const char *title, const char *content_id, const char *ok_label)
 {
@@ -408,19 +454,21 @@ new_dialog(WgmEditor *self, const char *title, const char *content_id, const cha
     GtkBuilder *builder = gtk_builder_new();
     GtkRoot    *root    = gtk_widget_get_root(self->widget);
     GtkWidget  *dialog;
-    GError     *error = NULL;
+    g_autoptr(GError) error = NULL;
 
-    gtk_builder_set_translation_domain(builder, GETTEXT_PACKAGE);
 #if GTK_CHECK_VERSION(4, 0, 0)
-    if (!gtk_builder_add_objects_from_resource(builder, WGM_EDITOR_UI_RESOURCE, ids, &error))
+    if (!gtk_builder_add_objects_from_resource(builder, WGM_EDITOR_UI_RESOURCE, ids, &error)) {
 #else
     if (!gtk_builder_add_objects_from_resource(
-            builder, WGM_EDITOR_UI_RESOURCE, (char **)ids, &error))
+            builder, WGM_EDITOR_UI_RESOURCE, (char **)ids, &error)) {
 #endif
-        g_error("the editor's own .ui failed to load: %s", error->message);
+        g_critical("the editor's own .ui failed to load: %s", error->message);
+        g_object_unref(builder);
+        return NULL;
+    }
     dialog = gtk_dialog_new_with_buttons(title,
                                          GTK_IS_WINDOW(root) ? GTK_WINDOW(root) : NULL,
-                                         GTK_DIALOG_DESTROY_WITH_PARENT,
+                                         GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
                                          _("_Cancel"),
                                          GTK_RESPONSE_CANCEL,
                                          ok_label,
@@ -430,6 +478,7 @@ new_dialog(WgmEditor *self, const char *title, const char *content_id, const cha
     gtk_box_append(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(dialog))),
                    GTK_WIDGET(gtk_builder_get_object(builder, content_id)));
     g_object_set_data_full(G_OBJECT(dialog), "wgm-builder", builder, g_object_unref);
+    g_signal_connect(dialog, "destroy", G_CALLBACK(dialog_destroyed_cb), self);
     return dialog;
 }
 
@@ -450,6 +499,13 @@ peer_dialog_fill(GtkWidget *dialog, const WgmEditorPeer *peer)
                           peer->keepalive ? peer->keepalive : "");
     gtk_editable_set_text(GTK_EDITABLE(dialog_widget(dialog, "peer-preshared-key-entry")),
                           peer->preshared_key ? peer->preshared_key : "");
+    /* Who keeps it, as for the private key. */
+    nma_utils_setup_password_storage(dialog_widget(dialog, "peer-preshared-key-entry"),
+                                     peer->preshared_key_flags,
+                                     NULL,
+                                     NULL,
+                                     FALSE,
+                                     FALSE);
     gtk_combo_box_set_active_id(GTK_COMBO_BOX(dialog_widget(dialog, "peer-lazy-combo")),
                                 lazy_ids[peer->lazy + 1]);
 }
@@ -470,9 +526,10 @@ peer_dialog_read(GtkWidget *dialog, const WgmEditorPeer *base)
     peer->keepalive     = dialog_text(dialog, "peer-keepalive-entry");
     peer->preshared_key = dialog_text(dialog, "peer-preshared-key-entry");
     peer->lazy          = g_strcmp0(lazy, "yes") == 0 ? 1 : g_strcmp0(lazy, "no") == 0 ? 0 : -1;
+    peer->preshared_key_flags =
+        nma_utils_menu_to_secret_flags(dialog_widget(dialog, "peer-preshared-key-entry"));
     if (base) {
-        peer->give_up_after       = g_strdup(base->give_up_after);
-        peer->preshared_key_flags = base->preshared_key_flags;
+        peer->give_up_after = g_strdup(base->give_up_after);
         g_free(peer->state);
         peer->state            = g_strdup(base->state);
         peer->latest_handshake = base->latest_handshake;
@@ -562,9 +619,14 @@ open_peer_dialog(WgmEditor *self, WgmEditorPeer *peer)
     g_autoptr(WgmEditorPeer) blank = NULL;
     GtkWidget *dialog;
 
-    if (self->peer_dialog)
-        gtk_window_destroy(GTK_WINDOW(g_steal_pointer(&self->peer_dialog)));
+    /* One at a time: what is typed in an open one is not thrown away. */
+    if (self->peer_dialog) {
+        gtk_window_present(GTK_WINDOW(self->peer_dialog));
+        return;
+    }
     dialog = new_dialog(self, peer ? _("Edit peer") : _("Add peer"), "peer-grid", _("_OK"));
+    if (!dialog)
+        return;
     if (!peer)
         blank = wgm_editor_peer_new();
     peer_dialog_fill(dialog, peer ? peer : blank);
@@ -617,25 +679,46 @@ remove_clicked_cb(GtkButton *button, WgmEditor *self)
 
 /* ---- the paste dialog ---- */
 
+#define KEEP(field)                             \
+    do {                                        \
+        if (!peer->field || !peer->field[0]) {  \
+            g_free(peer->field);                \
+            peer->field = g_strdup(old->field); \
+        }                                       \
+    } while (0)
+
+/* @peer, as pasted, over @old, the peer with the same key. */
+static void
+merge_peer(WgmEditorPeer *peer, const WgmEditorPeer *old)
+{
+    KEEP(name);
+    KEEP(endpoint);
+    KEEP(allowed_ips);
+    KEEP(keepalive);
+    KEEP(give_up_after);
+    if (peer->lazy < 0 && !peer->lazy_invalid) {
+        peer->lazy         = old->lazy;
+        peer->lazy_invalid = g_strdup(old->lazy_invalid);
+    }
+    if (!peer->preshared_key || !peer->preshared_key[0]) {
+        wgm_secret_free(peer->preshared_key);
+        peer->preshared_key       = g_strdup(old->preshared_key);
+        peer->preshared_key_flags = old->preshared_key_flags;
+    }
+    g_free(peer->state);
+    peer->state            = g_strdup(old->state);
+    peer->latest_handshake = old->latest_handshake;
+}
+#undef KEEP
+
 /* Peers of a wg-quick reading (peer.N.* in @wq), added to the list or
  * updating the peer with the same public key.  All are checked first:
  * on error nothing changes. */
 static gboolean
 paste_peers(WgmEditor *self, WgmWgQuick *wq, GError **error)
 {
-    g_autoptr(NMSettingVpn) s_vpn = NM_SETTING_VPN(nm_setting_vpn_new());
-    g_autoptr(GPtrArray) peers    = NULL;
-    GHashTableIter iter;
-    gpointer       key, value;
-
-    g_hash_table_iter_init(&iter, wq->data);
-    while (g_hash_table_iter_next(&iter, &key, &value))
-        nm_setting_vpn_add_data_item(s_vpn, key, value);
-    g_hash_table_iter_init(&iter, wq->secrets);
-    while (g_hash_table_iter_next(&iter, &key, &value))
-        nm_setting_vpn_add_secret(s_vpn, key, value);
-
-    peers = peers_from_setting(s_vpn);
+    g_autoptr(NMSettingVpn) s_vpn = wgm_wgquick_to_setting(wq);
+    g_autoptr(GPtrArray) peers    = peers_from_setting(s_vpn);
     for (guint i = 0; i < peers->len; i++) {
         const char *field;
 
@@ -647,10 +730,10 @@ paste_peers(WgmEditor *self, WgmWgQuick *wq, GError **error)
         WgmEditorPeer *old  = wgm_editor_peers_find(self, peer->public_key);
 
         if (old) {
-            /* Updated in place: its live state stays. */
-            g_free(peer->state);
-            peer->state            = g_strdup(old->state);
-            peer->latest_handshake = old->latest_handshake;
+            /* Updated in place: what the pasted section does not say
+             * (name, keepalive, lazy, preshared key, give-up-after, and the
+             * live state) stays as it was. */
+            merge_peer(peer, old);
             GtkTreeIter it;
             guint       j;
 
@@ -714,6 +797,8 @@ paste_clicked_cb(GtkButton *button, WgmEditor *self)
         return;
     }
     dialog = new_dialog(self, _("Paste [Peer] sections"), "paste-box", _("_Add"));
+    if (!dialog)
+        return;
     g_signal_connect(dialog, "response", G_CALLBACK(paste_dialog_response_cb), self);
     self->paste_dialog = dialog;
 #if !GTK_CHECK_VERSION(4, 0, 0)

@@ -36,6 +36,7 @@ typedef struct {
     char                *allowed_ips;
     char                *keepalive;     /* "" = off */
     int                  lazy;          /* -1 = as the mesh, 0 = never, 1 = always */
+    char                *lazy_invalid;  /* peer.N.lazy as written when not valid */
     char                *preshared_key; /* secret: wiped when freed; NULL = none */
     NMSettingSecretFlags preshared_key_flags;
     char                *give_up_after; /* kept as it was; the editor does not show it */
@@ -59,6 +60,8 @@ struct _WgmEditor {
     NMSettingVpn *orig;
     char         *network_map; /* path, or NULL */
     gboolean      loading;     /* filling the widgets: no "changed" */
+    gboolean      lazy_loaded; /* the lazy switch as loaded */
+    int           timeout_loaded;
 
     GtkListStore *peers_store; /* COL_PEER points into peers */
     GPtrArray    *peers;       /* of WgmEditorPeer*, owned */
@@ -103,6 +106,7 @@ void wgm_editor_peers_save(WgmEditor *self, NMSettingVpn *s_vpn);
  * wgm_editor_peers_save() wrote (1-based), NULL if none. */
 const WgmEditorPeer *wgm_editor_peers_nth(WgmEditor *self, guint index);
 void                 wgm_editor_peers_refresh_row(WgmEditor *self, const WgmEditorPeer *peer);
+void                 wgm_editor_peers_refresh_all(WgmEditor *self);
 WgmEditorPeer       *wgm_editor_peers_find(WgmEditor *self, const char *public_key);
 /* "laptop (TXJ0/L3g…)" or the key alone. */
 char *wgm_editor_peer_display(const WgmEditorPeer *peer);

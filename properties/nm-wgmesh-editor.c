@@ -18,6 +18,7 @@
 
 #include "wgm-config.h"
 #include "wgm-key.h"
+#include "wgm-parse.h"
 #include "wgm-settings-keys.h"
 
 #define WGM_EDITOR_UI_RESOURCE "/org/freedesktop/network-manager-wgmesh/nm-wgmesh-editor.ui"
@@ -198,6 +199,13 @@ file_dialog_response_cb(GtkDialog *dialog, int response, WgmEditor *self)
     gtk_window_destroy(GTK_WINDOW(dialog));
 }
 
+/* Also destroyed with the client's window. */
+static void
+file_dialog_destroyed_cb(WgmEditor *self)
+{
+    self->file_dialog = NULL;
+}
+
 static void
 network_map_clicked_cb(GtkButton *button, WgmEditor *self)
 {
@@ -221,7 +229,9 @@ network_map_clicked_cb(GtkButton *button, WgmEditor *self)
 
         gtk_file_chooser_set_file(GTK_FILE_CHOOSER(dialog), file, NULL);
     }
+    gtk_window_set_modal(GTK_WINDOW(dialog), TRUE);
     g_signal_connect(dialog, "response", G_CALLBACK(file_dialog_response_cb), self);
+    g_signal_connect_swapped(dialog, "destroy", G_CALLBACK(file_dialog_destroyed_cb), self);
     self->file_dialog = dialog;
     gtk_window_present(GTK_WINDOW(dialog));
 }
@@ -258,13 +268,13 @@ load_setting(WgmEditor *self, NMSettingVpn *s_vpn)
     nma_utils_setup_password_storage(key_entry, flags, NULL, NULL, FALSE, FALSE);
     update_public_key(self);
 
+    /* A value that is not valid shows as off and is kept as it was until
+     * the switch is moved (build_setting): the check says what is wrong. */
     value = nm_setting_vpn_get_data_item(s_vpn, WGM_KEY_LAZY_CONNECTIONS);
-    if (value && !wgm_config_check_value(WGM_KEY_LAZY_CONNECTIONS, value, "", NULL))
-        value = NULL; /* shown as off; the check below says what is wrong */
-    lazy = value
-           && (g_ascii_strcasecmp(value, "yes") == 0 || g_ascii_strcasecmp(value, "true") == 0
-               || strcmp(value, "1") == 0 || g_ascii_strcasecmp(value, "on") == 0);
+    if (!value || !wgm_parse_bool(WGM_KEY_LAZY_CONNECTIONS, value, &lazy, NULL))
+        lazy = FALSE;
     gtk_switch_set_active(GTK_SWITCH(wgm_editor_widget(self, "lazy-switch")), lazy);
+    self->lazy_loaded = lazy;
 
     adj =
         gtk_spin_button_get_adjustment(GTK_SPIN_BUTTON(wgm_editor_widget(self, "inactivity-spin")));
@@ -273,6 +283,7 @@ load_setting(WgmEditor *self, NMSettingVpn *s_vpn)
     value = nm_setting_vpn_get_data_item(s_vpn, WGM_KEY_INACTIVITY_TIMEOUT);
     gtk_adjustment_set_value(adj,
                              value ? g_ascii_strtod(value, NULL) : WGM_DEFAULT_INACTIVITY_TIMEOUT);
+    self->timeout_loaded = (int)gtk_adjustment_get_value(adj);
 
     value = nm_setting_vpn_get_data_item(s_vpn, WGM_KEY_BACKEND);
     if (!gtk_combo_box_set_active_id(GTK_COMBO_BOX(wgm_editor_widget(self, "backend-combo")),
@@ -308,23 +319,59 @@ keep_key(WgmEditor *self, const char *key, gboolean is_default)
     return !is_default || nm_setting_vpn_get_data_item(self->orig, key) != NULL;
 }
 
-static NMSettingVpn *
-build_setting(WgmEditor *self)
+/* A value of the profile its widget cannot show (not valid: a switch is on
+ * or off, a spin button clamps) stays as it was while the widget is
+ * @untouched, so that the check names it rather than the editor silently
+ * changing it.  Returns whether it did. */
+static gboolean
+keep_invalid(WgmEditor *self, NMSettingVpn *s_vpn, const char *key, gboolean untouched)
 {
-    NMSettingVpn           *s_vpn    = NM_SETTING_VPN(nm_setting_vpn_new());
-    NMSettingSecretFlags    flags    = private_key_flags(self);
-    g_autofree const char **keys     = nm_setting_vpn_get_data_keys(self->orig, NULL);
-    const char             *key_text = entry_text(self, "private-key-entry");
-    const char             *backend;
-    gboolean                lazy;
-    int                     timeout;
+    const char *raw = nm_setting_vpn_get_data_item(self->orig, key);
+
+    if (!untouched || !raw || wgm_config_check_value(key, raw, key, NULL))
+        return FALSE;
+    nm_setting_vpn_add_data_item(s_vpn, key, raw);
+    return TRUE;
+}
+
+/* The secrets the editor writes: the private key and the peers' keys. */
+static gboolean
+is_edited_secret(const char *key)
+{
+    return strcmp(key, WGM_KEY_PRIVATE_KEY) == 0 || g_str_has_prefix(key, WGM_KEY_PEER_PREFIX);
+}
+
+/* The original setting (its own properties, vpn.timeout and the like, and
+ * the keys the editor does not show) without what the editor writes. */
+static NMSettingVpn *
+setting_base(WgmEditor *self)
+{
+    NMSettingVpn           *s_vpn   = NM_SETTING_VPN(nm_setting_duplicate(NM_SETTING(self->orig)));
+    g_autofree const char **keys    = nm_setting_vpn_get_data_keys(self->orig, NULL);
+    g_autofree const char **secrets = nm_setting_vpn_get_secret_keys(self->orig, NULL);
 
     g_object_set(s_vpn, NM_SETTING_VPN_SERVICE_TYPE, WGM_VPN_SERVICE_TYPE, NULL);
     for (guint i = 0; keys && keys[i]; i++) {
-        if (!is_edited_key(keys[i]))
-            nm_setting_vpn_add_data_item(
-                s_vpn, keys[i], nm_setting_vpn_get_data_item(self->orig, keys[i]));
+        if (is_edited_key(keys[i]))
+            nm_setting_vpn_remove_data_item(s_vpn, keys[i]);
     }
+    for (guint i = 0; secrets && secrets[i]; i++) {
+        if (is_edited_secret(secrets[i]))
+            nm_setting_vpn_remove_secret(s_vpn, secrets[i]);
+    }
+    return s_vpn;
+}
+
+static NMSettingVpn *
+build_setting(WgmEditor *self)
+{
+    NMSettingVpn        *s_vpn    = setting_base(self);
+    NMSettingSecretFlags flags    = private_key_flags(self);
+    const char          *key_text = entry_text(self, "private-key-entry");
+    const char          *backend;
+    gboolean             lazy;
+    int                  timeout;
+
     for (guint i = 0; i < G_N_ELEMENTS(entry_keys); i++)
         set_item(s_vpn, entry_keys[i].key, entry_text(self, entry_keys[i].widget));
 
@@ -337,12 +384,17 @@ build_setting(WgmEditor *self)
     nm_setting_set_secret_flags(NM_SETTING(s_vpn), WGM_KEY_PRIVATE_KEY, flags, NULL);
 
     lazy = gtk_switch_get_active(GTK_SWITCH(wgm_editor_widget(self, "lazy-switch")));
-    if (keep_key(self, WGM_KEY_LAZY_CONNECTIONS, !lazy))
+    if (keep_invalid(self, s_vpn, WGM_KEY_LAZY_CONNECTIONS, lazy == self->lazy_loaded))
+        ;
+    else if (keep_key(self, WGM_KEY_LAZY_CONNECTIONS, !lazy))
         nm_setting_vpn_add_data_item(s_vpn, WGM_KEY_LAZY_CONNECTIONS, lazy ? "yes" : "no");
 
     timeout = gtk_spin_button_get_value_as_int(
         GTK_SPIN_BUTTON(wgm_editor_widget(self, "inactivity-spin")));
-    if (keep_key(self, WGM_KEY_INACTIVITY_TIMEOUT, timeout == WGM_DEFAULT_INACTIVITY_TIMEOUT)) {
+    if (keep_invalid(self, s_vpn, WGM_KEY_INACTIVITY_TIMEOUT, timeout == self->timeout_loaded))
+        ;
+    else if (keep_key(
+                 self, WGM_KEY_INACTIVITY_TIMEOUT, timeout == WGM_DEFAULT_INACTIVITY_TIMEOUT)) {
         char buf[16];
 
         g_snprintf(buf, sizeof buf, "%d", timeout);
@@ -362,16 +414,30 @@ build_setting(WgmEditor *self)
 
 /* ---- checks ---- */
 
+/* Marks @id as wrong, saying why in its tooltip; @message NULL: as it was,
+ * with the tooltip of the .ui. */
 static void
 mark(WgmEditor *self, const char *id, const char *message)
 {
     GtkWidget *widget = wgm_editor_widget(self, id);
 
+    if (!g_object_get_data(G_OBJECT(widget), "wgm-tooltip")) {
+#if GTK_CHECK_VERSION(4, 0, 0)
+        char *tooltip = g_strdup(gtk_widget_get_tooltip_text(widget));
+#else
+        char *tooltip = gtk_widget_get_tooltip_text(widget); /* a copy in GTK 3 */
+#endif
+        g_object_set_data_full(
+            G_OBJECT(widget), "wgm-tooltip", tooltip ? tooltip : g_strdup(""), g_free);
+    }
     if (message) {
         gtk_widget_add_css_class(widget, "error");
         gtk_widget_set_tooltip_text(widget, message);
     } else {
+        const char *tooltip = g_object_get_data(G_OBJECT(widget), "wgm-tooltip");
+
         gtk_widget_remove_css_class(widget, "error");
+        gtk_widget_set_tooltip_text(widget, tooltip[0] ? tooltip : NULL);
     }
 }
 
@@ -455,13 +521,19 @@ check(WgmEditor *self, NMSettingVpn *s_vpn)
         mark(self, "private-key-entry", msg);
         if (!first)
             first = g_steal_pointer(&msg);
-    } else if (key_text[0] && !wgm_key_from_base64(g_strstrip(g_strdup(key_text)), &key, &error)) {
-        g_autofree char *msg = g_strdup_printf("%s: %s", _("Private key"), error->message);
+    } else if (key_text[0]) {
+        char    *stripped = g_strstrip(g_strdup(key_text));
+        gboolean ok       = wgm_key_from_base64(stripped, &key, &error);
 
-        mark(self, "private-key-entry", msg);
-        if (!first)
-            first = g_steal_pointer(&msg);
-        g_clear_error(&error);
+        wgm_secret_free(stripped);
+        if (!ok) {
+            g_autofree char *msg = g_strdup_printf("%s: %s", _("Private key"), error->message);
+
+            mark(self, "private-key-entry", msg);
+            if (!first)
+                first = g_steal_pointer(&msg);
+            g_clear_error(&error);
+        }
     }
     if (first)
         return g_steal_pointer(&first);
@@ -626,8 +698,9 @@ wgm_editor_new(NMConnection *connection, GError **error)
     g_autoptr(WgmEditor) self = g_object_new(WGM_TYPE_EDITOR, NULL);
     NMSettingVpn *s_vpn       = nm_connection_get_setting_vpn(connection);
 
+    /* The .ui names its translation domain: setting it here as well
+     * trips a GTK bug (a read of freed memory in GTK 3, a leak in GTK 4). */
     self->builder = gtk_builder_new();
-    gtk_builder_set_translation_domain(self->builder, GETTEXT_PACKAGE);
     if (!gtk_builder_add_from_resource(self->builder, WGM_EDITOR_UI_RESOURCE, error))
         return NULL;
     self->widget = g_object_ref_sink(wgm_editor_widget(self, "wgmesh-vbox"));

@@ -640,8 +640,6 @@ wgm_dbus_export_new(GDBusConnection *connection,
     wgm_dbus_mesh_set_interface(WGM_DBUS_MESH(self->mesh_skeleton),
                                 wgm_backend_get_ifname(backend));
     wgm_dbus_mesh_set_backend(WGM_DBUS_MESH(self->mesh_skeleton), wgm_backend_get_name(backend));
-    wgm_dbus_mesh_set_connection(WGM_DBUS_MESH(self->mesh_skeleton),
-                                 profile_uuid ? profile_uuid : "");
     sync_mesh(self);
     wgm_dbus_export_set_profile_status(self, NULL, NULL);
     if (!g_dbus_interface_skeleton_export(
@@ -650,6 +648,10 @@ wgm_dbus_export_new(GDBusConnection *connection,
         wgm_dbus_export_free(self);
         return NULL;
     }
+    /* Set once exported, so that it is signalled: a client waiting for
+     * the mesh of a profile (the editor) learns of it without polling. */
+    wgm_dbus_mesh_set_connection(WGM_DBUS_MESH(self->mesh_skeleton),
+                                 profile_uuid ? profile_uuid : "");
 
     self->manager = g_dbus_object_manager_server_new(WGM_DBUS_PATH);
     for (guint i = 0; i < peers->len; i++)

@@ -41,13 +41,7 @@ fixture_setup(Fixture *f, gconstpointer data)
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GError) error = NULL;
-
-    if (!f->nm)
-        return;
-    wgm_test_nm_stop(f->nm, &error);
-    g_assert_no_error(error);
-    g_clear_pointer(&f->nm, wgm_test_nm_free);
+    wgm_test_nm_clear(&f->nm);
 }
 
 /* ---- profiles ---- */

@@ -591,3 +591,15 @@ wgm_test_nm_peers(WgmTestNm *nm, const char *bus_name)
     }
     return peers;
 }
+
+void
+wgm_test_nm_clear(WgmTestNm **nm)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!*nm)
+        return;
+    wgm_test_nm_stop(*nm, &error);
+    g_assert_no_error(error);
+    g_clear_pointer(nm, wgm_test_nm_free);
+}

@@ -38,6 +38,9 @@ gboolean wgm_test_nm_stop(WgmTestNm *nm, GError **error);
 /* wgm_test_nm_stop() if not done yet (warning on leftovers), then frees. */
 void wgm_test_nm_free(WgmTestNm *nm);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(WgmTestNm, wgm_test_nm_free)
+/* A fixture's teardown: stops *@nm (asserting it stopped cleanly), frees it
+ * and sets it to NULL; nothing if NULL (the test skipped). */
+void wgm_test_nm_clear(WgmTestNm **nm);
 
 /* The sandbox's directory, its namespace prefix. */
 const char *wgm_test_nm_get_dir(WgmTestNm *nm);

@@ -8,7 +8,7 @@ NetworkManager sandbox, driven over AT-SPI (run by tests/ui/ui-session.sh
   - `nm-connection-editor --edit=UUID` opens "Editing mesh"; its VPN tab
     holds our GTK3 editor;
   - "Lazy connections" is flipped (the switch its label is the label for),
-    a peer is added through the non-modal "Add peer" dialog (name, a fresh
+    a peer is added through the "Add peer" dialog (name, a fresh
     public key from `wg genkey | wg pubkey`, endpoint, allowed IPs), the
     peers table shows it, and Save is pressed;
   - nmcli shows vpn.data changed (lazy-connections flipped, the new
@@ -107,8 +107,8 @@ def add_peer_dialog():
     tab, acc = st["tab"], st["app"].accessible()
     button = wait_for(tab, is_("push button", "Add peer"), "the button 'Add peer'")
     t = time.monotonic()
-    # The dialog is not modal: the action returns at once (a modal one
-    # would block the next AT-SPI call for 15 s).
+    # The dialog runs no nested main loop: the action returns at once (one
+    # run with gtk_dialog_run() would block the next AT-SPI call for 15 s).
     ui.do_action(button, "click")
     dialog = wait_for(acc, is_(("dialog", "frame"), "Add peer"), "the dialog 'Add peer'")
     dt = time.monotonic() - t
@@ -215,7 +215,7 @@ tap.run("its VPN tab can be selected", vpn_tab)
 tap.run("the VPN tab shows the wgmesh GTK3 editor (Lazy connections, Peers with every peer)",
         editor_shown, skip=missing)
 tap.run("Lazy connections flipped", flip_lazy, skip=missing)
-tap.run("'Add peer' opens a non-modal dialog; Name, Public key, Endpoint, Allowed IPs filled",
+tap.run("'Add peer' opens its dialog at once; Name, Public key, Endpoint, Allowed IPs filled",
         add_peer_dialog, skip=missing)
 tap.run("screenshot of the Add peer dialog is not blank", screenshot_dialog, skip=missing)
 tap.run("OK: the new peer is in the peers table", peer_ok, skip=missing)

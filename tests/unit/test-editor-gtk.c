@@ -111,6 +111,16 @@ set_text(GtkWidget *entry, const char *t)
     spin();
 }
 
+static char *
+tooltip(GtkWidget *widget)
+{
+#if GTK_CHECK_VERSION(4, 0, 0)
+    return g_strdup(gtk_widget_get_tooltip_text(widget));
+#else
+    return gtk_widget_get_tooltip_text(widget);
+#endif
+}
+
 static gboolean
 has_error_class(GtkWidget *widget)
 {
@@ -171,7 +181,14 @@ make_connection(void)
                  NM_SETTING_CONNECTION_TYPE,
                  NM_SETTING_VPN_SETTING_NAME,
                  NULL);
-    g_object_set(s_vpn, NM_SETTING_VPN_SERVICE_TYPE, WGM_VPN_SERVICE_TYPE, NULL);
+    g_object_set(s_vpn,
+                 NM_SETTING_VPN_SERVICE_TYPE,
+                 WGM_VPN_SERVICE_TYPE,
+                 NM_SETTING_VPN_TIMEOUT,
+                 42,
+                 NM_SETTING_VPN_PERSISTENT,
+                 TRUE,
+                 NULL);
     nm_setting_vpn_add_data_item(s_vpn, WGM_KEY_ADDRESS, "10.77.1.1/24");
     nm_setting_vpn_add_data_item(s_vpn, WGM_KEY_LISTEN_PORT, "51821");
     nm_setting_vpn_add_data_item(s_vpn, WGM_KEY_LAZY_CONNECTIONS, "yes");
@@ -341,6 +358,9 @@ test_round_trip(Fixture *f, gconstpointer data)
     g_assert_cmpstr(nm_setting_vpn_get_data_item(s_vpn, "peer.2.persistent-keepalive"), ==, "25");
     g_assert_cmpstr(nm_setting_vpn_get_secret(s_vpn, "peer.2.preshared-key"), ==, PSK);
     g_assert_null(nm_setting_vpn_get_data_item(s_vpn, "peer.7.public-key"));
+    /* The setting's own properties too. */
+    g_assert_cmpuint(nm_setting_vpn_get_timeout(s_vpn), ==, 42);
+    g_assert_true(nm_setting_vpn_get_persistent(s_vpn));
     g_assert_cmpuint(
         nm_setting_vpn_get_num_data_items(s_vpn),
         ==,
@@ -386,6 +406,11 @@ test_refusals(Fixture *f, gconstpointer data)
     g_assert_true(has_error_class(w(f, "mtu-entry")));
     set_text(w(f, "mtu-entry"), "");
     g_assert_false(has_error_class(w(f, "mtu-entry")));
+    {
+        g_autofree char *tip = tooltip(w(f, "mtu-entry"));
+
+        g_assert_null(tip);
+    }
     assert_refused(f, "Addresses");
     set_text(w(f, "address-entry"), "10.77.1.1/24");
     g_assert_false(has_error_class(w(f, "address-entry")));
@@ -395,6 +420,12 @@ test_refusals(Fixture *f, gconstpointer data)
     set_text(w(f, "private-key-entry"), "");
     assert_refused(f, "Private key");
     set_text(w(f, "private-key-entry"), PRIV);
+    /* The field's own help is back once it is right. */
+    {
+        g_autofree char *tip = tooltip(w(f, "private-key-entry"));
+
+        g_assert_true(g_str_has_prefix(tip, "This machine's WireGuard private key"));
+    }
 
     /* What Connect would refuse, the editor refuses too. */
     gtk_combo_box_set_active_id(GTK_COMBO_BOX(w(f, "backend-combo")), "kernel");
@@ -477,7 +508,7 @@ test_peer_dialog(Fixture *f, gconstpointer data)
     spin();
     dialog = find_dialog("Add peer");
     g_assert_nonnull(dialog);
-    g_assert_false(gtk_window_get_modal(GTK_WINDOW(dialog)));
+    g_assert_true(gtk_window_get_modal(GTK_WINDOW(dialog)));
     set_text(dialog_child(dialog, "peer-name-entry"), "gamma");
     set_text(dialog_child(dialog, "peer-public-key-entry"), PUB3);
     set_text(dialog_child(dialog, "peer-endpoint-entry"), "192.0.2.3");
@@ -532,6 +563,25 @@ test_peer_dialog(Fixture *f, gconstpointer data)
     g_assert_cmpstr(nm_setting_vpn_get_data_item(s_vpn, "peer.1.give-up-after"), ==, "30");
     g_clear_object(&s_vpn);
 
+    /* A preshared key "asked every time" is not kept in the profile. */
+    select_row(f, 1);
+    g_signal_emit_by_name(w(f, "edit-peer-button"), "clicked");
+    spin();
+    dialog = find_dialog("Edit peer");
+    g_assert_nonnull(dialog);
+    nma_utils_update_password_storage(dialog_child(dialog, "peer-preshared-key-entry"),
+                                      NM_SETTING_SECRET_FLAG_NOT_SAVED,
+                                      NULL,
+                                      NULL);
+    set_text(dialog_child(dialog, "peer-preshared-key-entry"), PSK);
+    gtk_dialog_response(GTK_DIALOG(dialog), GTK_RESPONSE_OK);
+    spin();
+    g_assert_null(find_dialog("Edit peer"));
+    s_vpn = update_ok(f);
+    g_assert_null(nm_setting_vpn_get_secret(s_vpn, "peer.2.preshared-key"));
+    g_assert_cmpstr(nm_setting_vpn_get_data_item(s_vpn, "peer.2.preshared-key-flags"), ==, "2");
+    g_clear_object(&s_vpn);
+
     /* Remove the second: the third moves up. */
     select_row(f, 1);
     g_signal_emit_by_name(w(f, "remove-peer-button"), "clicked");
@@ -541,6 +591,68 @@ test_peer_dialog(Fixture *f, gconstpointer data)
     g_assert_cmpstr(nm_setting_vpn_get_data_item(s_vpn, "peer.2.public-key"), ==, PUB3);
     g_assert_null(nm_setting_vpn_get_data_item(s_vpn, "peer.3.public-key"));
     g_assert_null(nm_setting_vpn_get_secret(s_vpn, "peer.2.preshared-key"));
+}
+
+/* IPv6 allowed IPs in the dialog (the profile has an IPv6 address). */
+static void
+test_peer_ipv6(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NMSettingVpn) s_vpn = NULL;
+    GtkWidget *dialog;
+
+    set_text(w(f, "address-entry"), "10.77.1.1/24, fd77::1/64");
+    g_signal_emit_by_name(w(f, "add-peer-button"), "clicked");
+    spin();
+    dialog = find_dialog("Add peer");
+    set_text(dialog_child(dialog, "peer-public-key-entry"), PUB3);
+    set_text(dialog_child(dialog, "peer-endpoint-entry"), "[2001:db8::3]:51820");
+    set_text(dialog_child(dialog, "peer-allowed-ips-entry"), "fd77::3/128");
+    gtk_dialog_response(GTK_DIALOG(dialog), GTK_RESPONSE_OK);
+    spin();
+    g_assert_null(find_dialog("Add peer"));
+    s_vpn = update_ok(f);
+    g_assert_cmpstr(nm_setting_vpn_get_data_item(s_vpn, "peer.3.allowed-ips"), ==, "fd77::3/128");
+}
+
+/* The client destroys its window while the editor's dialogs are open (they
+ * go with it): nothing is left pointing at them.  The teardown destroys the
+ * window first, then drops the editor. */
+static void
+test_dialogs_open_at_close(Fixture *f, gconstpointer data)
+{
+    g_signal_emit_by_name(w(f, "add-peer-button"), "clicked");
+    g_signal_emit_by_name(w(f, "paste-peer-button"), "clicked");
+    spin();
+    g_assert_nonnull(find_dialog("Add peer"));
+    g_assert_nonnull(find_dialog("Paste [Peer] sections"));
+}
+
+/* A value the widgets cannot show is kept, and named by the check, until
+ * the user changes it. */
+static void
+test_invalid_kept(Fixture *f, gconstpointer data)
+{
+    g_autoptr(NMSettingVpn) s_vpn = NULL;
+    NMSettingVpn *orig            = nm_connection_get_setting_vpn(f->connection);
+    g_autoptr(GError) error       = NULL;
+
+    nm_setting_vpn_add_data_item(orig, WGM_KEY_LAZY_CONNECTIONS, "sometimes");
+    nm_setting_vpn_add_data_item(orig, "peer.7.lazy", "perhaps");
+    g_clear_object(&f->editor);
+    f->editor = nm_vpn_editor_plugin_get_editor(f->plugin, f->connection, &error);
+    g_assert_no_error(error);
+#if GTK_CHECK_VERSION(4, 0, 0)
+    gtk_window_set_child(GTK_WINDOW(f->window), GTK_WIDGET(nm_vpn_editor_get_widget(f->editor)));
+#else
+    gtk_container_remove(GTK_CONTAINER(f->window), f->widget);
+    gtk_container_add(GTK_CONTAINER(f->window), GTK_WIDGET(nm_vpn_editor_get_widget(f->editor)));
+#endif
+    f->widget = GTK_WIDGET(nm_vpn_editor_get_widget(f->editor));
+    spin();
+    assert_refused(f, "Lazy connections");
+    gtk_switch_set_active(GTK_SWITCH(w(f, "lazy-switch")), TRUE);
+    spin();
+    assert_refused(f, "perhaps");
 }
 
 static void
@@ -581,6 +693,9 @@ test_paste(Fixture *f, gconstpointer data)
     s_vpn = update_ok(f);
     g_assert_cmpstr(nm_setting_vpn_get_data_item(s_vpn, "peer.1.endpoint"), ==, "192.0.2.1:51000");
     g_assert_cmpstr(nm_setting_vpn_get_data_item(s_vpn, "peer.3.name"), ==, "gamma");
+    /* What the pasted section did not say stays as it was. */
+    g_assert_cmpstr(nm_setting_vpn_get_data_item(s_vpn, "peer.1.name"), ==, "alpha");
+    g_assert_cmpstr(nm_setting_vpn_get_data_item(s_vpn, "peer.1.give-up-after"), ==, "30");
 }
 
 /* A check across peers names the peer by its name. */
@@ -634,21 +749,6 @@ stand_in_start(StandIn *s, const char *name, const char *uuid, const char *state
                                                NULL,
                                                &error);
     g_assert_no_error(error);
-    /* As the service does: the Mesh at the object manager's own path. */
-    s->manager = g_dbus_object_manager_server_new("/org/freedesktop/NetworkManager/wgmesh");
-    wgm_dbus_mesh_set_connection(mesh, uuid);
-    g_dbus_interface_skeleton_export(
-        G_DBUS_INTERFACE_SKELETON(mesh), s->bus, "/org/freedesktop/NetworkManager/wgmesh", &error);
-    g_assert_no_error(error);
-
-    o       = wgm_dbus_object_skeleton_new("/org/freedesktop/NetworkManager/wgmesh/Peer/1");
-    s->peer = wgm_dbus_peer_skeleton_new();
-    wgm_dbus_peer_set_public_key(s->peer, PUB1);
-    wgm_dbus_peer_set_state(s->peer, state);
-    wgm_dbus_object_skeleton_set_peer(o, s->peer);
-    g_dbus_object_manager_server_export(s->manager, G_DBUS_OBJECT_SKELETON(o));
-    g_dbus_object_manager_server_set_connection(s->manager, s->bus);
-
     reply = g_dbus_connection_call_sync(s->bus,
                                         "org.freedesktop.DBus",
                                         "/org/freedesktop/DBus",
@@ -660,6 +760,30 @@ stand_in_start(StandIn *s, const char *name, const char *uuid, const char *state
                                         -1,
                                         NULL,
                                         &error);
+    g_assert_no_error(error);
+    /* As the service: the name first (NetworkManager starts it), the
+     * mesh at Connect, seen only then (Mesh.Connection signalled): the
+     * editor's first look finds no mesh. */
+    for (gint64 until = g_get_monotonic_time() + 150 * 1000; g_get_monotonic_time() < until;) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    /* As the service does: the Mesh at the object manager's own path. */
+    s->manager = g_dbus_object_manager_server_new("/org/freedesktop/NetworkManager/wgmesh");
+    g_dbus_interface_skeleton_export(
+        G_DBUS_INTERFACE_SKELETON(mesh), s->bus, "/org/freedesktop/NetworkManager/wgmesh", &error);
+    g_assert_no_error(error);
+    /* Set once exported, as the service does: signalled. */
+    wgm_dbus_mesh_set_connection(mesh, uuid);
+
+    o       = wgm_dbus_object_skeleton_new("/org/freedesktop/NetworkManager/wgmesh/Peer/1");
+    s->peer = wgm_dbus_peer_skeleton_new();
+    wgm_dbus_peer_set_public_key(s->peer, PUB1);
+    wgm_dbus_peer_set_state(s->peer, state);
+    wgm_dbus_object_skeleton_set_peer(o, s->peer);
+    g_dbus_object_manager_server_export(s->manager, G_DBUS_OBJECT_SKELETON(o));
+    g_dbus_object_manager_server_set_connection(s->manager, s->bus);
+
     g_assert_no_error(error);
 }
 
@@ -683,6 +807,17 @@ cell(Fixture *f, int row, int col)
     g_assert_true(gtk_tree_model_iter_nth_child(model, &iter, NULL, row));
     gtk_tree_model_get(model, &iter, col, &value, -1);
     return value;
+}
+
+static void
+wait_ms(int ms)
+{
+    gint64 until = g_get_monotonic_time() + ms * 1000;
+
+    while (g_get_monotonic_time() < until) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
 }
 
 /* Spins until column @col (6 = State, 7 = Last handshake) of @row is
@@ -735,12 +870,29 @@ test_live(Fixture *f, gconstpointer data)
 
     /* The other mesh changing is not shown. */
     wgm_dbus_peer_set_state(other.peer, "connecting");
-    spin();
-    g_usleep(100 * 1000);
-    spin();
+    wait_ms(200);
     wait_cell(f, 0, 6, "Connected");
 
-    /* Ours goes down: no state shown. */
+    /* The peer leaves the mesh (its object goes), and comes back. */
+    g_assert_true(g_dbus_object_manager_server_unexport(
+        ours.manager, "/org/freedesktop/NetworkManager/wgmesh/Peer/1"));
+    wait_cell(f, 0, 6, "");
+    {
+        g_autoptr(WgmDBusObjectSkeleton) o =
+            wgm_dbus_object_skeleton_new("/org/freedesktop/NetworkManager/wgmesh/Peer/1");
+
+        wgm_dbus_object_skeleton_set_peer(o, ours.peer);
+        g_dbus_object_manager_server_export(ours.manager, G_DBUS_OBJECT_SKELETON(o));
+    }
+    wait_cell(f, 0, 6, "Connected");
+
+    /* Ours goes down: no state shown; up again under another name (a
+     * reconnect): followed again. */
+    stand_in_stop(&ours);
+    wait_cell(f, 0, 6, "");
+    stand_in_start(
+        &ours, WGM_VPN_SERVICE_TYPE ".Connection_4", nm_connection_get_uuid(f->connection), "idle");
+    wait_cell(f, 0, 6, "Idle");
     stand_in_stop(&ours);
     wait_cell(f, 0, 6, "");
     stand_in_stop(&other);
@@ -783,6 +935,9 @@ main(int argc, char **argv)
     ADD("peer-dialog", test_peer_dialog);
     ADD("paste", test_paste);
     ADD("whole-profile", test_whole_profile);
+    ADD("peer-ipv6", test_peer_ipv6);
+    ADD("dialogs-open-at-close", test_dialogs_open_at_close);
+    ADD("invalid-kept", test_invalid_kept);
     ADD("live", test_live);
     status = g_test_run();
     g_test_dbus_down(system_bus);
