@@ -648,8 +648,10 @@ wgm_dbus_export_new(GDBusConnection *connection,
         wgm_dbus_export_free(self);
         return NULL;
     }
-    /* Set once exported, so that it is signalled: a client waiting for
-     * the mesh of a profile (the editor) learns of it without polling. */
+    /* Set after the export, so that its PropertiesChanged goes out
+     * whatever the skeleton does with changes made before (it sends them
+     * too, on its next idle): a client waiting for the mesh of a profile
+     * (the editor) learns of it without polling. */
     wgm_dbus_mesh_set_connection(WGM_DBUS_MESH(self->mesh_skeleton),
                                  profile_uuid ? profile_uuid : "");
 

@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "fake-backend.h"
 #include "wgm-dbus-export.h"
 #include "wgm-settings-keys.h"
@@ -31,7 +33,8 @@ typedef struct {
     FakeBackend     *backend;
     WgmMesh         *mesh;
     WgmDBusExport *export;
-    guint n_peers_changed; /* seen by a second observer */
+    guint    n_peers_changed;      /* seen by a second observer */
+    gboolean connection_signalled; /* PropertiesChanged carried Mesh.Connection */
 } Fixture;
 
 static char *
@@ -82,6 +85,24 @@ peers_changed_cb(WgmMesh *mesh, gpointer peers, Fixture *f)
     f->n_peers_changed++;
 }
 
+/* A client waiting for its profile's mesh (the editor) hears of it. */
+static void
+mesh_changed_cb(GDBusConnection *bus,
+                const char      *sender,
+                const char      *path,
+                const char      *interface,
+                const char      *signal,
+                GVariant        *parameters,
+                gpointer         user_data)
+{
+    Fixture *f                  = user_data;
+    g_autoptr(GVariant) changed = g_variant_get_child_value(parameters, 1);
+    const char *uuid;
+
+    if (g_variant_lookup(changed, "Connection", "&s", &uuid) && strcmp(uuid, PROFILE_UUID) == 0)
+        f->connection_signalled = TRUE;
+}
+
 static void
 started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -108,6 +129,16 @@ fixture_setup(Fixture *f, gconstpointer data)
     f->client = wgm_test_dbus_connect(wgm_test_bus_get_address(f->bus), &error);
     g_assert_no_error(error);
 
+    g_dbus_connection_signal_subscribe(f->client,
+                                       NULL,
+                                       "org.freedesktop.DBus.Properties",
+                                       "PropertiesChanged",
+                                       WGM_DBUS_PATH,
+                                       "org.freedesktop.NetworkManager.wgmesh.Mesh",
+                                       G_DBUS_SIGNAL_FLAGS_NONE,
+                                       mesh_changed_cb,
+                                       f,
+                                       NULL);
     f->mono    = MONO0;
     f->backend = fake_backend_new();
     f->mesh    = wgm_mesh_new(WGM_BACKEND(f->backend), config);
@@ -242,6 +273,8 @@ test_peers_changed(Fixture *f, gconstpointer data)
     /* Which profile this mesh is (the editor finds its bus name by it). */
     g_assert_true(g_variant_lookup(mesh, "Connection", "&s", &s));
     g_assert_cmpstr(s, ==, PROFILE_UUID);
+    /* ... and says so once exported, for a client that waits for it. */
+    g_assert_true(f->connection_signalled);
     g_assert_cmpuint(g_hash_table_size(peers), ==, 2);
     g_assert_cmpstr(peer_string(peers, 1, "PublicKey"), ==, pub1);
     g_assert_cmpstr(peer_string(peers, 1, "Name"), ==, "p1");
