@@ -515,7 +515,9 @@ check(WgmEditor *self, NMSettingVpn *s_vpn)
             g_clear_error(&error);
         }
     }
-    if (private_key_is_kept(flags) && !key_text[0]) {
+    /* Required when NetworkManager keeps it; one the user's agent keeps
+     * (a keyring that is locked now) is asked for at connect if missing. */
+    if (flags == NM_SETTING_SECRET_FLAG_NONE && !key_text[0]) {
         g_autofree char *msg = g_strdup_printf(
             _("%s: required (or choose \"Ask for this password every time\")"), _("Private key"));
         mark(self, "private-key-entry", msg);

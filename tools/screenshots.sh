@@ -12,6 +12,8 @@
 #   gnome-settings.png              GNOME Settings' Network panel, the mesh on
 #   gnome-settings-editor.png       its connection dialog, Identity tab: our
 #                                   GTK4 editor with the peers' live state
+#   gnome-settings-add-vpn.png      "+" -> WireGuard mesh (wgmesh): the editor
+#                                   for a new profile
 #   nm-connection-editor.png        nm-connection-editor's VPN tab: our GTK3
 #                                   editor, a peer just added
 #   nm-connection-editor-peer.png   its "Add peer" dialog, filled in
@@ -23,7 +25,8 @@ cd "$(dirname "$0")/.."
 
 BUILD_DIR=${BUILD_DIR:-build}
 DEST=docs/screenshots
-SHOTS=(gnome-settings.png gnome-settings-editor.png nm-connection-editor.png nm-connection-editor-peer.png)
+SHOTS=(gnome-settings.png gnome-settings-editor.png gnome-settings-add-vpn.png nm-connection-editor.png
+    nm-connection-editor-peer.png)
 
 [ "$(id -u)" -eq 0 ] || { echo "screenshots.sh: run as root (sudo $0): the sandbox needs it" >&2; exit 1; }
 install_missing "${PACKAGES_DEMO[@]}" ${PACKAGES_GTK[@]+"${PACKAGES_GTK[@]}"} "${PACKAGES_UI[@]}"

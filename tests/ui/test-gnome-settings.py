@@ -11,7 +11,10 @@ NetworkManager sandbox, driven over AT-SPI (run by tests/ui/ui-session.sh
   - the row's gear opens the connection dialog; its Identity tab shows our
     GTK4 editor ("Lazy connections" switch, "Peers");
   - flipping "Lazy connections" and pressing Apply changes the profile's
-    vpn.data (nmcli) and the running mesh (Mesh.LazyConnections on D-Bus).
+    vpn.data (nmcli) and the running mesh (Mesh.LazyConnections on D-Bus);
+  - the VPN section's "+" opens "Add VPN", which lists "WireGuard mesh
+    (wgmesh)" (the plugin's name) and "Import from file…"; choosing ours
+    opens our GTK4 editor for a new profile.
 
 Screenshots: WGM_UI_OUT/gnome-settings.png (the Network panel, the mesh on)
 and gnome-settings-editor.png (the dialog's Identity tab).
@@ -183,6 +186,46 @@ def lazy_apply():
     ui.wait_private_key()
 
 
+def add_vpn():
+    acc = st["acc"]
+    button = wait_for(acc, is_("push button", name_has="Add connection"), "the + (Add connection) button")
+    ui.do_action(button, "click")
+    dialog = wait_for(acc, is_(("dialog", "frame"), name_has="Add VPN"), "the dialog 'Add VPN'")
+    ours = wait_for(dialog, lambda n: ui.name(n).startswith("WireGuard mesh (wgmesh)"),
+                    "'WireGuard mesh (wgmesh)' in 'Add VPN'")
+    wait_for(dialog, lambda n: ui.name(n).startswith("Import from file"), "'Import from file…' in 'Add VPN'")
+    st["add_dialog"], st["ours"] = dialog, ours
+    tap.diag("Add VPN lists: %s %r" % (ui.role(ours), ui.name(ours)))
+
+
+def add_vpn_editor():
+    ours = st["ours"]
+    # The row (a list item) has neither an AT-SPI action nor grabFocus in
+    # GTK 4.8, and GTK 4 on X11 reports window-relative extents: click it
+    # with the X pointer at the Add VPN window's position plus the row's
+    # extents in the window.
+    row = ours
+    while row is not None and ui.role(row) != "list item":
+        row = row.parent
+    check(row is not None, "no list item around %r" % ui.name(ours))
+    x, y, w, h = row.queryComponent().getExtents(pyatspi.WINDOW_COORDS)
+    wid = poll(lambda: ui.x_window_id("Add VPN"), ui.WIDGET_TIMEOUT, "the X window 'Add VPN'")
+    info = ui.run(["xwininfo", "-id", wid])
+    pos = {}
+    for line in info.splitlines():
+        key, _, value = line.strip().partition(":")
+        if key in ("Absolute upper-left X", "Absolute upper-left Y"):
+            pos[key] = int(value)
+    cx = pos["Absolute upper-left X"] + x + w // 2
+    cy = pos["Absolute upper-left Y"] + y + h // 2
+    ui.run(["xdotool", "mousemove", str(cx), str(cy), "click", "1"])
+    acc = st["acc"]
+    lazy = ui.labelled(acc, "Lazy connections", roles=("check box", "toggle button", "switch"))
+    tap.diag("clicked the row at %d,%d; the new profile's editor: %s %r" % (cx, cy, ui.role(lazy), ui.name(lazy)))
+    path, w, h, colours = ui.screenshot("gnome-settings-add-vpn.png")
+    tap.diag("%s: %dx%d, %d colours" % (path, w, h, colours))
+
+
 missing = ui.editor_missing(gtk4=True)
 tap.run("gnome-control-center network starts and is on the accessibility bus", start)
 tap.run("the Network panel lists %r with its switch, off" % ui.PROFILE, row_shown)
@@ -195,6 +238,9 @@ tap.run("the Identity tab shows the wgmesh GTK4 editor (Lazy connections, Peers)
         skip=missing)
 tap.run("screenshot of the editor in the dialog is not blank", screenshot_editor, skip=missing)
 tap.run("Lazy connections flipped + Apply: vpn.data and the running mesh change, the key kept", lazy_apply,
+        skip=missing)
+tap.run("'+' opens 'Add VPN', listing WireGuard mesh (wgmesh) and Import from file…", add_vpn)
+tap.run("choosing WireGuard mesh (wgmesh) there opens our editor for a new profile", add_vpn_editor,
         skip=missing)
 tap.run("no GLib criticals in gnome-control-center's output", lambda: st["app"].check_output(tap))
 tap.finish()
