@@ -200,34 +200,13 @@ collect_hinted(Request *req, const char *const *hints)
     return any;
 }
 
-static int
-index_cmp(gconstpointer a, gconstpointer b)
-{
-    guint ia = *(const guint *)a;
-    guint ib = *(const guint *)b;
-
-    return ia < ib ? -1 : ia > ib;
-}
-
 /* Indexes N of the peers in vpn.data (those with a peer.N.public-key), sorted. */
 static GArray *
 peer_indexes(Request *req)
 {
-    GArray        *indexes = g_array_new(FALSE, FALSE, sizeof(guint));
-    GHashTableIter iter;
-    gpointer       key;
+    g_autofree const char **keys = (const char **)g_hash_table_get_keys_as_array(req->data, NULL);
 
-    g_hash_table_iter_init(&iter, req->data);
-    while (g_hash_table_iter_next(&iter, &key, NULL)) {
-        const char *field;
-        guint       index;
-
-        if (wgm_peer_key_split(key, &index, &field, NULL) == WGM_PEER_KEY_VALID
-            && g_str_equal(field, WGM_PEER_FIELD_PUBLIC_KEY))
-            g_array_append_val(indexes, index);
-    }
-    g_array_sort(indexes, index_cmp);
-    return indexes;
+    return wgm_peer_indexes(keys, WGM_PEER_FIELD_PUBLIC_KEY);
 }
 
 /* Without hints: the private key unless it is NOT_REQUIRED, and each peer's

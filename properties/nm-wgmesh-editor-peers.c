@@ -21,6 +21,7 @@
 
 #include "wgm-key.h"
 #include "wgm-parse.h"
+#include "wgm-peer-config.h"
 #include "wgm-settings-keys.h"
 #include "wgm-wgquick.h"
 
@@ -203,14 +204,6 @@ selection_changed_cb(GtkTreeSelection *selection, WgmEditor *self)
 
 /* ---- profile <-> list ---- */
 
-static int
-compare_index(gconstpointer a, gconstpointer b)
-{
-    guint x = *(const guint *)a, y = *(const guint *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 /* "peer.N.<field>" of @s_vpn, data or secret. */
 static const char *
 peer_item(NMSettingVpn *s_vpn, guint n, const char *field, gboolean secret)
@@ -222,35 +215,12 @@ peer_item(NMSettingVpn *s_vpn, guint n, const char *field, gboolean secret)
                   : nm_setting_vpn_get_data_item(s_vpn, key);
 }
 
-/* Peers of @data / @secrets by index (keys "peer.N.field"), in index order. */
-static GArray *
-peer_indexes(const char *const *keys)
-{
-    GArray *indexes = g_array_new(FALSE, FALSE, sizeof(guint));
-
-    for (guint i = 0; keys && keys[i]; i++) {
-        const char *rest = keys[i] + strlen(WGM_KEY_PEER_PREFIX);
-        char       *end;
-        guint64     n;
-
-        if (!g_str_has_prefix(keys[i], WGM_KEY_PEER_PREFIX)
-            || !g_str_has_suffix(keys[i], "." WGM_PEER_FIELD_PUBLIC_KEY))
-            continue;
-        n = g_ascii_strtoull(rest, &end, 10);
-        if (end == rest || strcmp(end, "." WGM_PEER_FIELD_PUBLIC_KEY) != 0 || n > G_MAXUINT)
-            continue;
-        g_array_append_val(indexes, *(guint *)&(guint){ (guint)n });
-    }
-    g_array_sort(indexes, compare_index);
-    return indexes;
-}
-
 /* The peers of @s_vpn, in index order. */
 static GPtrArray *
 peers_from_setting(NMSettingVpn *s_vpn)
 {
     g_autofree const char **keys = nm_setting_vpn_get_data_keys(s_vpn, NULL);
-    g_autoptr(GArray) indexes    = peer_indexes(keys);
+    g_autoptr(GArray) indexes    = wgm_peer_indexes(keys, WGM_PEER_FIELD_PUBLIC_KEY);
     GPtrArray *peers = g_ptr_array_new_with_free_func((GDestroyNotify)wgm_editor_peer_free);
 
     for (guint i = 0; i < indexes->len; i++) {

@@ -280,3 +280,28 @@ wgm_peer_config_parse_preshared_key(WgmPeerConfig *peer,
     peer->has_preshared_key = !wgm_key_is_zero(&peer->preshared_key);
     return TRUE;
 }
+
+static int
+index_cmp(gconstpointer a, gconstpointer b)
+{
+    guint x = *(const guint *)a, y = *(const guint *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+GArray *
+wgm_peer_indexes(const char *const *keys, const char *field)
+{
+    GArray *indexes = g_array_new(FALSE, FALSE, sizeof(guint));
+
+    for (guint i = 0; keys && keys[i]; i++) {
+        const char *f;
+        guint       index;
+
+        if (wgm_peer_key_split(keys[i], &index, &f, NULL) == WGM_PEER_KEY_VALID
+            && strcmp(f, field) == 0)
+            g_array_append_val(indexes, index);
+    }
+    g_array_sort(indexes, index_cmp);
+    return indexes;
+}

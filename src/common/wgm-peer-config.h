@@ -20,6 +20,11 @@ WgmPeerKey wgm_peer_key_split(const char  *key,
                               const char **out_field,
                               GError     **error);
 
+/* The indexes N of the keys "peer.N.@field" among @keys (NULL-terminated,
+ * may be NULL), sorted: the peers of a profile by their public-key key,
+ * for instance.  Malformed keys are left out. */
+GArray *wgm_peer_indexes(const char *const *keys, const char *field);
+
 /* Nothing set: no endpoint, lazy and give-up-after follow the profile. */
 WgmPeerConfig *wgm_peer_config_new(guint index);
 void           wgm_peer_config_free(WgmPeerConfig *peer); /* wipes the preshared key */
