@@ -187,6 +187,8 @@ if [ $# -eq 0 ] && [ "${SANITIZE:-1}" != 0 ]; then
     if [ ! -f "$asan_dir/build.ninja" ] &&
         ! meson setup "$asan_dir" -Db_sanitize=address,undefined -Db_lundef=false -Dgtk=disabled; then
         fail_step "meson setup $asan_dir failed"
+    elif ! meson configure "$asan_dir" -Dgtk=disabled; then
+        fail_step "meson configure $asan_dir -Dgtk=disabled failed"
     elif ! meson compile -C "$asan_dir"; then
         fail_step "sanitizer build failed"
     else
