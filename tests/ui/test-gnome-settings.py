@@ -36,21 +36,7 @@ tap.remove_outputs("gnome-settings")
 st = {}
 
 
-def on_failure(n):
-    app = st.get("app")
-    if app is not None and app.running():
-        path = ui.write_dump(app, os.path.join(ui.LOGS, "gnome-settings-atspi.txt"))
-        tap.diag("AT-SPI tree of gnome-control-center: %s" % path)
-    try:
-        path = ui.screenshot("gnome-settings-failed.png", min_colours=1)[0]
-        tap.diag("screenshot: %s" % path)
-    except Exception as e:  # noqa: BLE001
-        tap.diag("no screenshot: %s" % e)
-    if app is not None:
-        tap.diag("gnome-control-center's output (%s):\n%s" % (app.log_path, app.log_tail()))
-
-
-tap.on_failure.append(on_failure)
+tap.dump_on_failure(st, "gnome-settings", "gnome-control-center")
 
 
 def start():

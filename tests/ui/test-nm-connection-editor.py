@@ -38,21 +38,7 @@ NEW_ALLOWED = "10.77.1.99/32"
 WINDOW = "Editing %s" % ui.PROFILE
 
 
-def on_failure(n):
-    app = st.get("app")
-    if app is not None and app.running():
-        path = ui.write_dump(app, os.path.join(ui.LOGS, "nm-connection-editor-atspi.txt"))
-        tap.diag("AT-SPI tree of nm-connection-editor: %s" % path)
-    try:
-        path = ui.screenshot("nm-connection-editor-failed.png", min_colours=1)[0]
-        tap.diag("screenshot: %s" % path)
-    except Exception as e:  # noqa: BLE001
-        tap.diag("no screenshot: %s" % e)
-    if app is not None:
-        tap.diag("nm-connection-editor's output (%s):\n%s" % (app.log_path, app.log_tail()))
-
-
-tap.on_failure.append(on_failure)
+tap.dump_on_failure(st, "nm-connection-editor", "nm-connection-editor")
 
 
 def profile_up():

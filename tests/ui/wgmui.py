@@ -76,6 +76,25 @@ class Tap:
             if f.startswith(prefix) and f.endswith(".png"):
                 os.unlink(os.path.join(OUT, f))
 
+    def dump_on_failure(self, st, prefix, app_name):
+        """On a failed step: the AT-SPI tree of st["app"] (if running), a
+        screenshot `prefix`-failed.png and the application's output."""
+
+        def dump(n):
+            app = st.get("app")
+            if app is not None and app.running():
+                path = write_dump(app, os.path.join(LOGS, "%s-atspi.txt" % prefix))
+                self.diag("AT-SPI tree of %s: %s" % (app_name, path))
+            try:
+                path = screenshot("%s-failed.png" % prefix, min_colours=1)[0]
+                self.diag("screenshot: %s" % path)
+            except Exception as e:  # noqa: BLE001
+                self.diag("no screenshot: %s" % e)
+            if app is not None:
+                self.diag("%s's output (%s):\n%s" % (app_name, app.log_path, app.log_tail()))
+
+        self.on_failure.append(dump)
+
     def at_exit(self, fn):
         self.cleanups.append(fn)
 
