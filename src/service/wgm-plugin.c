@@ -15,6 +15,7 @@
 #include "wgm-mesh.h"
 #include "wgm-netmon.h"
 #include "wgm-profile-watch.h"
+#include "wgm-route-set.h"
 #include "wgm-settings-keys.h"
 
 struct _WgmPlugin {
@@ -57,51 +58,79 @@ typedef struct {
     GVariant *routes;
 } RouteSet;
 
-/* Routes are the peers' allowed IPs (the settings parser leaves no prefix
- * twice); a /0 is not a route but makes NetworkManager route everything
- * through the mesh (never-default FALSE), just as wg-quick does for
- * 0.0.0.0/0. */
+/* Once per computation, so a map edit that changes no route shows too. */
+static void
+log_routes(int family, const WgmRouteSet *set, const WgmIpPrefix *on_link)
+{
+    g_autoptr(GString) note = g_string_new(NULL);
+    char subnet[WGM_IP_STRLEN];
+
+    if (set->n_on_link > 0) {
+        WgmIpPrefix own = *on_link;
+
+        wgm_ip_prefix_normalize(&own);
+        g_string_append_printf(
+            note, " (%u inside on-link %s)", set->n_on_link, wgm_ip_prefix_to_string(&own, subnet));
+    }
+    if (set->has_default)
+        g_string_append(note, ", and everything through the mesh");
+    g_message("%s routes: %u allowed IP%s -> %u route%s%s",
+              family == AF_INET ? "IPv4" : "IPv6",
+              set->n_allowed,
+              set->n_allowed == 1 ? "" : "s",
+              set->routes->len,
+              set->routes->len == 1 ? "" : "s",
+              note->str);
+}
+
+/* Routes are the peers' allowed IPs as the fewest prefixes, without those
+ * the interface's own subnet already covers (wgm-route-set.c); a /0 is not
+ * a route but makes NetworkManager route everything through the mesh
+ * (never-default FALSE), just as wg-quick does for 0.0.0.0/0. */
 static void
 collect_routes(const WgmConfig *config, int family, RouteSet *out)
 {
+    const WgmIpPrefix *on_link = family == AF_INET ? &config->address4 : &config->address6;
+    g_autoptr(GArray) allowed  = g_array_new(FALSE, FALSE, sizeof(WgmIpPrefix));
+    WgmRouteSet     set;
     GVariantBuilder builder;
-
-    out->has_default = FALSE;
-    g_variant_builder_init(&builder,
-                           family == AF_INET ? G_VARIANT_TYPE("aau") : G_VARIANT_TYPE("a(ayuayu)"));
 
     for (guint i = 0; i < config->peers->len; i++) {
         const WgmPeerConfig *pc = config->peers->pdata[i];
 
-        for (guint j = 0; j < pc->allowed_ips->len; j++) {
-            const WgmIpPrefix *p = &g_array_index(pc->allowed_ips, WgmIpPrefix, j);
+        g_array_append_vals(allowed, pc->allowed_ips->data, pc->allowed_ips->len);
+    }
+    /* Only called for a family the mesh has an address of. */
+    wgm_route_set_compute(
+        &set, family, (const WgmIpPrefix *)(void *)allowed->data, allowed->len, on_link);
+    log_routes(family, &set, on_link);
 
-            if (p->addr.family != family)
-                continue;
-            if (wgm_ip_prefix_is_default(p)) {
-                out->has_default = TRUE;
-                continue;
-            }
-            if (family == AF_INET) {
-                guint32 route[4] = { p->addr.addr4, p->plen, 0, 0 };
+    out->has_default = set.has_default;
+    g_variant_builder_init(&builder,
+                           family == AF_INET ? G_VARIANT_TYPE("aau") : G_VARIANT_TYPE("a(ayuayu)"));
+    for (guint i = 0; i < set.routes->len; i++) {
+        const WgmIpPrefix *p = &g_array_index(set.routes, WgmIpPrefix, i);
 
-                g_variant_builder_add_value(
-                    &builder,
-                    g_variant_new_fixed_array(G_VARIANT_TYPE_UINT32, route, 4, sizeof(guint32)));
-            } else {
-                static const guint8 zero[16] = { 0 };
+        if (family == AF_INET) {
+            guint32 route[4] = { p->addr.addr4, p->plen, 0, 0 };
 
-                g_variant_builder_add(
-                    &builder,
-                    "(@ayu@ayu)",
-                    g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, p->addr.addr, 16, 1),
-                    (guint32)p->plen,
-                    g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, zero, 16, 1),
-                    (guint32)0);
-            }
+            g_variant_builder_add_value(
+                &builder,
+                g_variant_new_fixed_array(G_VARIANT_TYPE_UINT32, route, 4, sizeof(guint32)));
+        } else {
+            static const guint8 zero[16] = { 0 };
+
+            g_variant_builder_add(
+                &builder,
+                "(@ayu@ayu)",
+                g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, p->addr.addr, 16, 1),
+                (guint32)p->plen,
+                g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, zero, 16, 1),
+                (guint32)0);
         }
     }
     out->routes = g_variant_builder_end(&builder);
+    wgm_route_set_clear(&set);
 }
 
 static GVariant *

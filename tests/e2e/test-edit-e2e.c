@@ -254,10 +254,19 @@ test_edit_live(void)
 
     /* Add peer 3: it connects; the others keep their sessions. */
     {
-        /* With a lazy choice of its own: it comes with the peer. */
-        g_autofree char *with = g_strdup_printf("%s,peer.3.lazy=no", peer3);
-        g_autofree char *q    = g_shell_quote(with);
-        g_autofree char *a    = g_strdup_printf("+vpn.data %s", q);
+        /* With a lazy choice of its own: it comes with the peer; and a
+         * prefix outside the mesh's 10.77.1.0/24, which needs a route. */
+        g_auto(GStrv) halves   = g_strsplit(peer3, "peer.3.allowed-ips=10.77.1.4/32", 2);
+        g_autofree char *wider = NULL;
+        g_autofree char *with  = NULL;
+        g_autofree char *q     = NULL;
+        g_autofree char *a     = NULL;
+
+        g_assert_cmpuint(g_strv_length(halves), ==, 2);
+        wider = g_strjoinv("peer.3.allowed-ips=10.77.1.4/32 10.78.3.0/24", halves);
+        with  = g_strdup_printf("%s,peer.3.lazy=no", wider);
+        q     = g_shell_quote(with);
+        a     = g_strdup_printf("+vpn.data %s", q);
 
         t0 = g_get_monotonic_time();
         modify(nm, a);
@@ -271,8 +280,11 @@ test_edit_live(void)
     prop = mesh_property(nm, bus_name, "LastError");
     g_assert_cmpstr(prop, ==, "(<''>,)");
     g_clear_pointer(&prop, g_free);
-    /* Its allowed IPs reached NetworkManager as a route. */
-    g_assert_true(wait_route(nm, bus_name, "10.77.1.4", TRUE));
+    /* Its prefix outside the mesh reached NetworkManager as a route; its
+     * /32 inside did not (the on-link 10.77.1.0/24 covers it, as in
+     * wg-quick). */
+    g_assert_true(wait_route(nm, bus_name, "10.78.3.0/24", TRUE));
+    g_assert_true(wait_route(nm, bus_name, "10.77.1.4", FALSE));
 
     /* A new endpoint for peer 3 (where nothing listens): WireGuard has it
      * at once; peers 1 and 2 keep their sessions. */
@@ -309,7 +321,9 @@ test_edit_live(void)
         modify(nm, a);
     }
     g_assert_true(wait_peer(nm, bus_name, "peer-2", NULL));
+    /* Peer 2's /32 was never a route of its own; peer 3's stays. */
     g_assert_true(wait_route(nm, bus_name, "10.77.1.3", FALSE));
+    g_assert_true(wait_route(nm, bus_name, "10.78.3.0/24", TRUE));
     g_clear_pointer(&after, g_hash_table_unref);
     after = wgm_test_nm_peers(nm, bus_name);
     g_assert_cmpuint(handshake_of(after, "peer-1"), ==, handshake_of(before, "peer-1"));
