@@ -6,6 +6,14 @@
  * Its methods and writable properties are the one way in; each call is
  * authorized (wgm-auth.h) before it touches the mesh, so a refused call
  * changes nothing.
+ *
+ * The bus budget (the rule is in the interface XML): a peer's statistics
+ * (counters, LatestHandshake, the guard's Attempts and NextRetry) move on
+ * almost every poll of a large mesh, so they are not pushed into the
+ * skeletons with the rest.  Reads of them are answered from the mesh
+ * (the Peer skeleton's hooked get_property and get_properties), and
+ * only a flush -- a State change, or the StatisticsRefreshRateMs timer --
+ * sets them on the skeleton, whose PropertiesChanged then carries them.
  */
 #define G_LOG_DOMAIN "nm-wgmesh"
 
@@ -16,6 +24,7 @@
 #include "wgm-auth.h"
 #include "wgm-dbus-generated.h"
 #include "wgm-error.h"
+#include "wgm-glib-utils.h"
 
 /* ---- authorized calls ---------------------------------------------------- */
 
@@ -124,17 +133,21 @@ typedef struct {
     GDBusInterfaceVTable        vtable;
 } HookedVTable;
 
+/* @get_property: NULL for the generated one. */
 static GDBusInterfaceVTable *
-hook_vtable(HookedVTable                *hooked,
-            GDBusInterfaceSkeletonClass *parent_class,
-            GDBusInterfaceSkeleton      *skeleton,
-            GDBusInterfaceMethodCallFunc method_call)
+hook_vtable(HookedVTable                 *hooked,
+            GDBusInterfaceSkeletonClass  *parent_class,
+            GDBusInterfaceSkeleton       *skeleton,
+            GDBusInterfaceMethodCallFunc  method_call,
+            GDBusInterfaceGetPropertyFunc get_property)
 {
     if (g_once_init_enter(&hooked->once)) {
         hooked->parent              = parent_class->get_vtable(skeleton);
         hooked->vtable              = *hooked->parent;
         hooked->vtable.method_call  = method_call;
         hooked->vtable.set_property = NULL;
+        if (get_property)
+            hooked->vtable.get_property = get_property;
         g_once_init_leave(&hooked->once, 1);
     }
     return &hooked->vtable;
@@ -213,7 +226,10 @@ struct _WgmExportMesh {
     WgmDBusMeshSkeleton parent;
     WgmMesh            *mesh;
     GCancellable       *cancellable; /* the export's */
+    WgmDBusExport *export;           /* not owned; NULL once it is freed */
 };
+
+static void set_statistics_rate(WgmDBusExport *self, guint rate_ms);
 
 static void wgm_export_mesh_iface_init(WgmDBusMeshIface *iface);
 
@@ -273,6 +289,15 @@ set_mesh_property(gpointer object, GDBusMethodInvocation *invocation, const char
     } else if (g_str_equal(name, "InactivityTimeout")) {
         old = g_variant_ref_sink(g_variant_new_uint32(wgm_mesh_get_inactivity_timeout(self->mesh)));
         ok  = wgm_mesh_set_inactivity_timeout(self->mesh, g_variant_get_uint32(value), &error);
+    } else if (g_str_equal(name, "StatisticsRefreshRateMs")) {
+        /* The export's own setting, not the mesh's: what D-Bus is told. */
+        old = g_variant_ref_sink(g_variant_new_uint32(
+            wgm_dbus_mesh_get_statistics_refresh_rate_ms(WGM_DBUS_MESH(self))));
+        ok  = self->export != NULL;
+        if (ok)
+            set_statistics_rate(self->export, g_variant_get_uint32(value));
+        else
+            g_set_error(&error, WGM_ERROR, WGM_ERROR_FAILED, "the mesh stopped");
     } else {
         /* A readwrite property in the XML that nobody handles here. */
         g_dbus_method_invocation_return_error(
@@ -288,7 +313,8 @@ wgm_export_mesh_get_vtable(GDBusInterfaceSkeleton *skeleton)
     return hook_vtable(&mesh_vtable,
                        G_DBUS_INTERFACE_SKELETON_CLASS(wgm_export_mesh_parent_class),
                        skeleton,
-                       hooked_method_call);
+                       hooked_method_call,
+                       NULL);
 }
 
 static gboolean
@@ -365,6 +391,73 @@ G_DEFINE_TYPE(WgmExportPeer, wgm_export_peer, WGM_DBUS_TYPE_PEER_SKELETON)
 
 static HookedVTable peer_vtable;
 
+/* The value of @name if it is one of @peer's statistics, else NULL. */
+static GVariant *
+statistic_value(const WgmPeer *peer, const char *name)
+{
+    if (g_str_equal(name, "LatestHandshake"))
+        return g_variant_new_uint64((guint64)peer->last_handshake);
+    if (g_str_equal(name, "RxBytes"))
+        return g_variant_new_uint64(peer->rx_bytes);
+    if (g_str_equal(name, "TxBytes"))
+        return g_variant_new_uint64(peer->tx_bytes);
+    if (g_str_equal(name, "Attempts"))
+        return g_variant_new_uint32(peer->attempts);
+    if (g_str_equal(name, "NextRetry"))
+        return g_variant_new_uint64((guint64)peer->next_retry);
+    return NULL;
+}
+
+/* Get and GetAll: statistics from the mesh, the rest from the skeleton.
+ * A peer that left the mesh keeps what its skeleton last showed. */
+static GVariant *
+peer_get_property(GDBusConnection *connection,
+                  const char      *sender,
+                  const char      *object_path,
+                  const char      *interface_name,
+                  const char      *property_name,
+                  GError         **error,
+                  gpointer         user_data)
+{
+    WgmExportPeer *self  = WGM_EXPORT_PEER(user_data);
+    const WgmPeer *peer  = wgm_mesh_lookup_peer(self->mesh, &self->key);
+    GVariant      *value = peer ? statistic_value(peer, property_name) : NULL;
+
+    if (value)
+        return value;
+    return peer_vtable.parent->get_property(
+        connection, sender, object_path, interface_name, property_name, error, user_data);
+}
+
+/* GetManagedObjects and InterfacesAdded: the same. */
+static GVariant *
+wgm_export_peer_get_properties(GDBusInterfaceSkeleton *skeleton)
+{
+    WgmExportPeer *self = WGM_EXPORT_PEER(skeleton);
+    const WgmPeer *peer = wgm_mesh_lookup_peer(self->mesh, &self->key);
+    GVariant      *generated =
+        G_DBUS_INTERFACE_SKELETON_CLASS(wgm_export_peer_parent_class)->get_properties(skeleton);
+    GVariantBuilder builder;
+    GVariantIter    iter;
+    const char     *name;
+    GVariant       *value;
+
+    if (!peer)
+        return generated;
+    g_variant_ref_sink(generated);
+    g_variant_builder_init(&builder, G_VARIANT_TYPE_VARDICT);
+    g_variant_iter_init(&iter, generated);
+    while (g_variant_iter_next(&iter, "{&sv}", &name, &value)) {
+        GVariant *fresh = statistic_value(peer, name);
+
+        g_variant_builder_add(&builder, "{sv}", name, fresh ? fresh : value);
+        g_variant_unref(value);
+    }
+    g_variant_unref(generated);
+    /* Floating, as the generated function returns it. */
+    return g_variant_builder_end(&builder);
+}
+
 static void
 set_peer_property(gpointer object, GDBusMethodInvocation *invocation, const char *arg)
 {
@@ -392,7 +485,8 @@ wgm_export_peer_get_vtable(GDBusInterfaceSkeleton *skeleton)
     return hook_vtable(&peer_vtable,
                        G_DBUS_INTERFACE_SKELETON_CLASS(wgm_export_peer_parent_class),
                        skeleton,
-                       hooked_method_call);
+                       hooked_method_call,
+                       peer_get_property);
 }
 
 static void
@@ -413,8 +507,9 @@ wgm_export_peer_finalize(GObject *object)
 static void
 wgm_export_peer_class_init(WgmExportPeerClass *klass)
 {
-    G_OBJECT_CLASS(klass)->finalize                    = wgm_export_peer_finalize;
-    G_DBUS_INTERFACE_SKELETON_CLASS(klass)->get_vtable = wgm_export_peer_get_vtable;
+    G_OBJECT_CLASS(klass)->finalize                        = wgm_export_peer_finalize;
+    G_DBUS_INTERFACE_SKELETON_CLASS(klass)->get_vtable     = wgm_export_peer_get_vtable;
+    G_DBUS_INTERFACE_SKELETON_CLASS(klass)->get_properties = wgm_export_peer_get_properties;
 }
 
 static WgmDBusPeer *
@@ -479,6 +574,14 @@ struct _WgmDBusExport {
     WgmExportMesh            *mesh_skeleton;
     GDBusObjectManagerServer *manager;
     GHashTable               *peer_objects; /* WgmPeer* -> WgmDBusObjectSkeleton* (owned) */
+
+    /* Mesh.StatisticsRefreshRateMs; with a rate, the peers whose
+     * statistics changed since the last flush, flushed by one timer no
+     * sooner than the rate after the last flush. */
+    guint       stats_rate_ms;
+    GHashTable *stats_pending; /* set of WgmPeer* */
+    GSource    *stats_timer;
+    gint64      stats_flushed; /* monotonic, 0 = never */
 };
 
 static char *
@@ -505,29 +608,53 @@ allowed_ips_strv(const WgmPeer *peer)
     return strv;
 }
 
+/* What the skeleton holds of the statistics is what was last signalled
+ * (reads never see it): setting them makes its next PropertiesChanged
+ * carry those that changed since.  Traffic and handshake only grow (our
+ * counters keep their history), so "unchanged since signalled" means
+ * unchanged since any read too, and a client that reads once and then
+ * follows signals stays right; Attempts and NextRetry go back and forth,
+ * so only the timer flushes them. */
+static void
+sync_traffic(WgmDBusPeer *skeleton, const WgmPeer *peer)
+{
+    wgm_dbus_peer_set_latest_handshake(skeleton, peer->last_handshake);
+    wgm_dbus_peer_set_rx_bytes(skeleton, peer->rx_bytes);
+    wgm_dbus_peer_set_tx_bytes(skeleton, peer->tx_bytes);
+}
+
+static void
+sync_statistics(WgmDBusPeer *skeleton, const WgmPeer *peer)
+{
+    sync_traffic(skeleton, peer);
+    wgm_dbus_peer_set_attempts(skeleton, peer->attempts);
+    wgm_dbus_peer_set_next_retry(skeleton, peer->next_retry);
+}
+
 /* Setting a generated property to its current value emits nothing, and the
  * skeleton coalesces the rest into one PropertiesChanged per main-loop
  * iteration: a poll that touches a peer costs at most one signal for it.
  * Name and allowed IPs are synced too: a new network map may change them
- * on a peer that keeps its key (and its object). */
+ * on a peer that keeps its key (and its object).  Of the statistics, the
+ * traffic and handshake go along with a State change (a client that
+ * follows State sees the handshake that made the peer Connected); the
+ * rest is the timer's. */
 static void
 sync_peer(WgmDBusPeer *skeleton, const WgmPeer *peer)
 {
     g_autofree char *endpoint = endpoint_string(peer);
     g_auto(GStrv) allowed_ips = allowed_ips_strv(peer);
+    gboolean state_changed = wgm_dbus_peer_get_state_since(skeleton) != (guint64)peer->state_since;
 
     wgm_dbus_peer_set_name(skeleton, peer->name ?: "");
     wgm_dbus_peer_set_allowed_ips(skeleton, (const char *const *)allowed_ips);
     wgm_dbus_peer_set_state(skeleton, wgm_peer_state_to_string(peer->state));
     wgm_dbus_peer_set_state_since(skeleton, peer->state_since);
     wgm_dbus_peer_set_endpoint(skeleton, endpoint);
-    wgm_dbus_peer_set_latest_handshake(skeleton, peer->last_handshake);
-    wgm_dbus_peer_set_rx_bytes(skeleton, peer->rx_bytes);
-    wgm_dbus_peer_set_tx_bytes(skeleton, peer->tx_bytes);
     wgm_dbus_peer_set_lazy(skeleton, peer->lazy);
-    wgm_dbus_peer_set_attempts(skeleton, peer->attempts);
-    wgm_dbus_peer_set_next_retry(skeleton, peer->next_retry);
     wgm_dbus_peer_set_last_error(skeleton, peer->last_error ?: "");
+    if (state_changed)
+        sync_traffic(skeleton, peer);
 }
 
 static void
@@ -557,11 +684,72 @@ export_peer(WgmDBusExport *self, WgmPeer *peer)
 
     wgm_dbus_peer_set_public_key(skeleton, peer->public_key_b64);
     sync_peer(skeleton, peer);
+    sync_statistics(skeleton, peer);
     wgm_dbus_object_skeleton_set_peer(object, skeleton);
     /* A removed peer's object still at this path is replaced. */
     g_dbus_object_manager_server_export(self->manager, G_DBUS_OBJECT_SKELETON(object));
     g_hash_table_insert(self->peer_objects, peer, object);
 }
+
+/* ---- statistics, at most every StatisticsRefreshRateMs ------------------ */
+
+static gboolean
+flush_statistics_cb(gpointer user_data)
+{
+    WgmDBusExport *self = user_data;
+    GHashTableIter iter;
+    gpointer       peer;
+
+    self->stats_flushed = g_get_monotonic_time();
+    g_hash_table_iter_init(&iter, self->stats_pending);
+    while (g_hash_table_iter_next(&iter, &peer, NULL)) {
+        WgmDBusObject *object = g_hash_table_lookup(self->peer_objects, peer);
+
+        if (object)
+            sync_statistics(wgm_dbus_object_peek_peer(object), peer);
+        g_hash_table_iter_remove(&iter);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* The timer, if not armed yet: at the rate after the last flush. */
+static void
+schedule_flush(WgmDBusExport *self)
+{
+    gint64 due = self->stats_flushed + (gint64)self->stats_rate_ms * G_TIME_SPAN_MILLISECOND;
+
+    if (!self->stats_timer)
+        self->stats_timer = wgm_source_attach(
+            wgm_ready_time_source_new(), flush_statistics_cb, self, "[wgm] statistics flush");
+    if (g_source_get_ready_time(self->stats_timer) == -1)
+        g_source_set_ready_time(self->stats_timer, MAX(due, g_get_monotonic_time()));
+}
+
+static void
+set_statistics_rate(WgmDBusExport *self, guint rate_ms)
+{
+    GHashTableIter iter;
+    gpointer       peer;
+
+    self->stats_rate_ms = rate_ms;
+    wgm_dbus_mesh_set_statistics_refresh_rate_ms(WGM_DBUS_MESH(self->mesh_skeleton), rate_ms);
+    g_hash_table_remove_all(self->stats_pending);
+    if (rate_ms == 0) {
+        if (self->stats_timer)
+            g_source_set_ready_time(self->stats_timer, -1);
+        return;
+    }
+    /* Whatever changed while nobody was told is told at the next flush;
+     * a changed rate applies from there on. */
+    g_hash_table_iter_init(&iter, self->peer_objects);
+    while (g_hash_table_iter_next(&iter, &peer, NULL))
+        g_hash_table_add(self->stats_pending, peer);
+    if (self->stats_timer)
+        g_source_set_ready_time(self->stats_timer, -1);
+    schedule_flush(self);
+}
+
+/* ---- following the mesh ------------------------------------------------- */
 
 static void
 mesh_changed_cb(WgmMesh *mesh, WgmDBusExport *self)
@@ -575,10 +763,16 @@ peers_changed_cb(WgmMesh *mesh, gpointer peers_ptr, WgmDBusExport *self)
     GPtrArray *peers = peers_ptr;
 
     for (guint i = 0; i < peers->len; i++) {
-        WgmDBusObject *object = g_hash_table_lookup(self->peer_objects, peers->pdata[i]);
+        WgmPeer       *peer   = peers->pdata[i];
+        WgmDBusObject *object = g_hash_table_lookup(self->peer_objects, peer);
 
-        if (object)
-            sync_peer(wgm_dbus_object_peek_peer(object), peers->pdata[i]);
+        if (!object)
+            continue;
+        sync_peer(wgm_dbus_object_peek_peer(object), peer);
+        if (self->stats_rate_ms > 0) {
+            g_hash_table_add(self->stats_pending, peer);
+            schedule_flush(self);
+        }
     }
 }
 
@@ -604,6 +798,7 @@ peer_removed_cb(WgmMesh *mesh, gpointer peer, WgmDBusExport *self)
     /* A peer added first at the same path has replaced this object already. */
     if (current == object)
         g_dbus_object_manager_server_unexport(self->manager, path);
+    g_hash_table_remove(self->stats_pending, peer);
     g_hash_table_remove(self->peer_objects, peer);
 }
 
@@ -629,14 +824,16 @@ wgm_dbus_export_new(GDBusConnection *connection,
     GPtrArray     *peers   = wgm_mesh_get_peers(mesh);
     WgmBackend    *backend = wgm_mesh_get_backend(mesh);
 
-    self->connection   = g_object_ref(connection);
-    self->mesh         = g_object_ref(mesh);
-    self->cancellable  = g_cancellable_new();
-    self->peer_objects = g_hash_table_new_full(NULL, NULL, NULL, g_object_unref);
+    self->connection    = g_object_ref(connection);
+    self->mesh          = g_object_ref(mesh);
+    self->cancellable   = g_cancellable_new();
+    self->peer_objects  = g_hash_table_new_full(NULL, NULL, NULL, g_object_unref);
+    self->stats_pending = g_hash_table_new(NULL, NULL);
 
     /* A GDBusObjectManagerServer will not manage an object at its own path,
      * so the Mesh interface is exported directly on the manager's path. */
-    self->mesh_skeleton = wgm_export_mesh_new(mesh, self->cancellable);
+    self->mesh_skeleton         = wgm_export_mesh_new(mesh, self->cancellable);
+    self->mesh_skeleton->export = self;
     wgm_dbus_mesh_set_interface(WGM_DBUS_MESH(self->mesh_skeleton),
                                 wgm_backend_get_ifname(backend));
     wgm_dbus_mesh_set_backend(WGM_DBUS_MESH(self->mesh_skeleton), wgm_backend_get_name(backend));
@@ -686,6 +883,9 @@ wgm_dbus_export_free(WgmDBusExport *self)
     g_clear_signal_handler(&self->peer_added_id, self->mesh);
     g_clear_signal_handler(&self->peer_removed_id, self->mesh);
     g_cancellable_cancel(self->cancellable);
+    wgm_clear_source(&self->stats_timer);
+    if (self->mesh_skeleton)
+        self->mesh_skeleton->export = NULL;
     if (self->manager) {
         g_dbus_object_manager_server_set_connection(self->manager, NULL);
         g_clear_object(&self->manager);
@@ -697,6 +897,7 @@ wgm_dbus_export_free(WgmDBusExport *self)
     }
     g_clear_object(&self->mesh_skeleton);
     g_clear_pointer(&self->peer_objects, g_hash_table_unref);
+    g_clear_pointer(&self->stats_pending, g_hash_table_unref);
     g_clear_object(&self->cancellable);
     g_clear_object(&self->mesh);
     g_clear_object(&self->connection);

@@ -55,15 +55,27 @@ mono_to_real(WgmMesh *self, gint64 mono)
     return wgm_mesh_now_real(self) + (mono - wgm_mesh_now_mono(self));
 }
 
+/* NextRetry is when the next retry really goes out: an ordinary step that
+ * would fall inside WireGuard's rate limit waits for its end (step_peer()),
+ * so that end is shown from the start, and NextRetry changes once per
+ * retry (D-Bus signals it at most that often), not again when the step is
+ * put off.  Jitter between the two clocks is no change. */
+#define NEXT_RETRY_SLACK_USEC (100 * G_TIME_SPAN_MILLISECOND)
+
 void
 wgm_mesh_plan_peer(WgmMesh *self, WgmPeer *peer, gint64 now_mono)
 {
-    gint64 next = wgm_peer_next_kick(peer, now_mono);
-    gint64 retry;
+    gint64 next  = wgm_peer_next_kick(peer, now_mono);
+    gint64 retry = 0;
 
     peer->next_kick_mono = next;
-    retry = (next && peer->state == WGM_PEER_STATE_CONNECTING) ? mono_to_real(self, next) : 0;
-    if (retry / G_USEC_PER_SEC != peer->next_retry / G_USEC_PER_SEC) {
+    if (next && peer->state == WGM_PEER_STATE_CONNECTING) {
+        if (!peer->guard.urgent && !wgm_peer_has_session(peer, now_mono))
+            next = MAX(next, wgm_guard_kick_allowed_at(&peer->guard));
+        retry = mono_to_real(self, next);
+    }
+    if ((retry == 0) != (peer->next_retry == 0)
+        || ABS(retry - peer->next_retry) >= NEXT_RETRY_SLACK_USEC) {
         peer->next_retry = retry;
         peer->dirty      = TRUE;
     }

@@ -847,6 +847,37 @@ test_lazy_give_up(Fixture *f, gconstpointer data)
     g_assert_cmpint(p->next_kick_mono, ==, 0);
 }
 
+/* NextRetry (which D-Bus signals at most as often as it changes) changes
+ * once per retry: a step put off to the end of WireGuard's rate limit
+ * shows that end from the start, not first its own time. */
+static void
+test_next_retry_once_per_retry(Fixture *f, gconstpointer data)
+{
+    g_autoptr(WgmConfig) config = make_config(1, 0, NULL, NULL);
+    WgmPeer *p;
+    gint64   next_retry;
+    guint    attempts, n_retry_changes = 0, n_retries = 0;
+
+    start_mesh(f, config);
+    p          = peer_n(f, 1);
+    next_retry = p->next_retry;
+    attempts   = p->attempts;
+    g_assert_cmpint(next_retry, ==, REAL0 + 5 * SEC); /* WireGuard's 5 s, not the 3 s grace */
+    while (f->mono < AT(180)) {
+        f->mono = MAX(f->mono, wgm_mesh_get_next_deadline(f->mesh));
+        wgm_mesh_dispatch(f->mesh);
+        fake_iterate();
+        n_retry_changes += p->next_retry != next_retry;
+        n_retries += p->attempts != attempts;
+        next_retry = p->next_retry;
+        attempts   = p->attempts;
+    }
+    g_test_message(
+        "180 s unanswered: %u retries, NextRetry changed %u times", n_retries, n_retry_changes);
+    g_assert_cmpuint(n_retries, >=, 8);
+    g_assert_cmpuint(n_retry_changes, ==, n_retries);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -865,6 +896,7 @@ main(int argc, char *argv[])
     ADD("/mesh/set-peers-during-restart", test_set_peers_during_restart);
     ADD("/mesh/earliest-deadline-10000", test_earliest_deadline_10000);
     ADD("/mesh/connect-peer", test_connect_peer);
+    ADD("/mesh/next-retry-once-per-retry", test_next_retry_once_per_retry);
     ADD("/mesh/lazy/parked-at-start", test_lazy_parked_at_start);
     ADD("/mesh/lazy/reserved-endpoint", test_lazy_reserved_endpoint);
     ADD("/mesh/lazy/inactivity", test_lazy_inactivity);
