@@ -160,10 +160,67 @@ object_removed_cb(GDBusObjectManager *manager, GDBusObject *object, WgmEditorLiv
     wgm_editor_peers_refresh_row(live->editor, peer);
 }
 
+static WgmEditorLive *
+live_of(GCancellable *cancellable)
+{
+    return g_object_get_data(G_OBJECT(cancellable), "wgm-live");
+}
+
+/* The peers' latest handshakes, read fresh: the service signals them only
+ * with a state change (Mesh.StatisticsRefreshRateMs is 0 unless root set
+ * it), and WireGuard renews a session every two minutes. */
+static void
+objects_got_cb(GObject *source, GAsyncResult *result, gpointer data)
+{
+    g_autoptr(GCancellable) attach = data;
+    g_autoptr(GVariant) reply =
+        g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, NULL);
+    g_autoptr(GVariant) objects = NULL;
+    WgmEditorLive *live         = live_of(attach);
+    GVariantIter   iter;
+    GVariant      *interfaces;
+
+    if (!reply || !live || attach != live->attach)
+        return;
+    objects = g_variant_get_child_value(reply, 0);
+    g_variant_iter_init(&iter, objects);
+    while (g_variant_iter_next(&iter, "{&o@a{sa{sv}}}", NULL, &interfaces)) {
+        g_autoptr(GVariant) owned = interfaces;
+        g_autoptr(GVariant) props =
+            g_variant_lookup_value(interfaces, WGM_PEER_INTERFACE, G_VARIANT_TYPE_VARDICT);
+        const char    *key;
+        guint64        handshake;
+        WgmEditorPeer *peer;
+
+        if (!props || !g_variant_lookup(props, "PublicKey", "&s", &key)
+            || !g_variant_lookup(props, "LatestHandshake", "t", &handshake))
+            continue;
+        peer = wgm_editor_peers_find(live->editor, key);
+        if (peer && peer->state[0])
+            peer->latest_handshake = (gint64)handshake;
+    }
+    wgm_editor_peers_refresh_all(live->editor);
+}
+
 static gboolean
 refresh_cb(gpointer data)
 {
-    wgm_editor_peers_refresh_all(data);
+    WgmEditorLive *live = data;
+
+    wgm_editor_peers_refresh_all(live->editor);
+    if (live->manager && live->owner)
+        g_dbus_connection_call(live->bus,
+                               live->owner,
+                               WGM_MESH_PATH,
+                               "org.freedesktop.DBus.ObjectManager",
+                               "GetManagedObjects",
+                               NULL,
+                               G_VARIANT_TYPE("(a{oa{sa{sv}}})"),
+                               G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                               -1,
+                               live->attach,
+                               objects_got_cb,
+                               g_object_ref(live->attach));
     return G_SOURCE_CONTINUE;
 }
 
@@ -179,12 +236,6 @@ detach(WgmEditorLive *live)
     g_clear_pointer(&live->owner, g_free);
     g_clear_handle_id(&live->editor->refresh_id, g_source_remove);
     clear_states(live);
-}
-
-static WgmEditorLive *
-live_of(GCancellable *cancellable)
-{
-    return g_object_get_data(G_OBJECT(cancellable), "wgm-live");
 }
 
 static void
@@ -217,8 +268,7 @@ manager_ready_cb(GObject *source, GAsyncResult *result, gpointer data)
     for (GList *l = list; l; l = l->next)
         show_object(live, l->data);
     if (!live->editor->refresh_id)
-        live->editor->refresh_id =
-            g_timeout_add_seconds(WGM_REFRESH_SECONDS, refresh_cb, live->editor);
+        live->editor->refresh_id = g_timeout_add_seconds(WGM_REFRESH_SECONDS, refresh_cb, live);
 }
 
 /* Follows the peers of the service at @name (well-known or unique). */
@@ -437,6 +487,7 @@ wgm_editor_live_free(WgmEditorLive *live)
      * their cancellable) and touch nothing. */
     g_object_set_data(G_OBJECT(live->cancellable), "wgm-live", NULL);
     g_cancellable_cancel(live->cancellable);
+    g_clear_handle_id(&live->editor->refresh_id, g_source_remove); /* its data is @live */
     if (live->attach) {
         g_object_set_data(G_OBJECT(live->attach), "wgm-live", NULL);
         g_cancellable_cancel(live->attach);
