@@ -854,14 +854,6 @@ wgm_config_check_supported(const WgmConfig *config, GError **error)
                               _("\"kernel\" is not supported yet (expected \"auto\" or "
                                 "\"userspace\")"));
     }
-    /* Parsed (so the key is known and checked) but not applied yet:
-     * refused rather than silently ignored. */
-    if (config->network_map) {
-        return wgm_parse_fail(error,
-                              WGM_KEY_NETWORK_MAP,
-                              _("peers from a network-map file are not supported yet; give them "
-                                "inline as peer.N.*"));
-    }
     for (guint i = 0; i < config->peers->len && !has_endpoint; i++)
         has_endpoint = ((WgmPeerConfig *)config->peers->pdata[i])->endpoint_host != NULL;
     if (!has_endpoint) {

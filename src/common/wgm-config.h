@@ -68,7 +68,7 @@ gboolean wgm_config_check_value(const char *key,
                                 GError    **error);
 
 /* What a valid @config may still ask for that the service cannot do yet
- * (the kernel backend, a network map, no peer with an endpoint), refused
+ * (the kernel backend, no peer with an endpoint), refused
  * at Connect, in an edit while up and by the editor alike. */
 gboolean wgm_config_check_supported(const WgmConfig *config, GError **error);
 

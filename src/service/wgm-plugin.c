@@ -15,6 +15,8 @@
 #include "wgm-mesh.h"
 #include "wgm-netmon.h"
 #include "wgm-profile-watch.h"
+#include "wgm-map-watch.h"
+#include "wgm-network-map.h"
 #include "wgm-route-set.h"
 #include "wgm-settings-keys.h"
 
@@ -32,6 +34,12 @@ struct _WgmPlugin {
     NMConnection    *started_from; /* the profile at Connect, without secrets */
     WgmConfig       *config;       /* as applied (secrets: wiped when freed) */
     NMSettingVpn    *applied_vpn;  /* the vpn setting it came from, without secrets */
+    /* The profile's vpn setting as applied, with its secrets, and the
+     * network map's last good reading: a map edit is merged into it. */
+    NMSettingVpn *profile_vpn;
+    WgmWgQuick   *map;
+    WgmMapWatch  *map_watch;
+    GStrv         pending; /* Mesh.PendingReconnect as last said */
 
     /* What SetConfig/SetIp4Config/SetIp6Config will say, computed from the
      * profile at Connect (no secrets in here). */
@@ -246,6 +254,11 @@ teardown(WgmPlugin *self)
     g_clear_object(&self->started_from);
     g_clear_pointer(&self->config, wgm_config_free);
     g_clear_object(&self->applied_vpn);
+    g_clear_object(&self->profile_vpn);
+    g_clear_pointer(&self->map, wgm_wgquick_free);
+    g_clear_pointer(&self->map_watch, wgm_map_watch_free);
+    g_object_set_data(G_OBJECT(self), "wgm-connecting", NULL);
+    g_clear_pointer(&self->pending, g_strfreev);
     g_clear_pointer(&self->export, wgm_dbus_export_free);
     if (self->mesh) {
         g_clear_signal_handler(&self->failed_id, self->mesh);
@@ -403,29 +416,98 @@ same_secrets(const WgmConfig *a, const WgmConfig *b)
     return TRUE;
 }
 
+/* The config of @profile with the peers of @map (NULL: none) joined, as
+ * the service runs it: checked as a whole, and for what it cannot do yet;
+ * an error about a map peer names the map's [Peer] section. */
+static WgmConfig *
+config_with_map(NMSettingVpn *profile, const WgmWgQuick *map, GError **error)
+{
+    g_autoptr(NMSettingVpn) merged = map ? wgm_network_map_merge(profile, map) : NULL;
+    g_autoptr(GError) local        = NULL;
+    WgmConfig *config              = wgm_config_new_from_setting(merged ? merged : profile, &local);
+
+    if (config && !wgm_config_check_supported(config, &local))
+        g_clear_pointer(&config, wgm_config_free);
+    if (!config) {
+        const char *path = nm_setting_vpn_get_data_item(profile, WGM_KEY_NETWORK_MAP);
+
+        if (map && path) {
+            g_autofree char *message =
+                wgm_network_map_describe_error(profile, path, local->message);
+
+            g_set_error_literal(error, local->domain, local->code, message);
+        } else
+            g_propagate_error(error, g_steal_pointer(&local));
+    }
+    return config;
+}
+
+/* Mesh.PendingReconnect (@pending, NULL: as last said) and Mesh.LastError. */
+static void
+set_status(WgmPlugin *self, GPtrArray *pending, const char *last_error)
+{
+    if (pending) {
+        g_strfreev(self->pending);
+        self->pending = g_strdupv((char **)pending->pdata);
+    }
+    wgm_dbus_export_set_profile_status(
+        self->export, (const char *const *)self->pending, last_error);
+}
+
+/* Applies @config (the profile's @s_vpn with the map's peers) to the
+ * running mesh as a diff; @what says what changed, for the log. */
+static gboolean
+apply_live(WgmPlugin    *self,
+           WgmConfig    *config,
+           NMSettingVpn *s_vpn,
+           const char   *what,
+           GError      **error)
+{
+    g_autoptr(GPtrArray) pending = pending_reconnect(self->config, config);
+
+    /* Lazy toggles first: peers that join follow the new default. */
+    if (!apply_lazy(self, self->config, config, error))
+        return FALSE;
+    wgm_mesh_set_peers(self->mesh, config);
+    apply_ip_config(self, config);
+    if (pending->len > 1) {
+        g_autofree char *list = g_strjoinv(", ", (char **)pending->pdata);
+
+        g_message("%s: applied live, except %s (at the next connect)", what, list);
+    } else
+        g_message("%s: applied live (%u peers)", what, config->peers->len);
+    set_status(self, pending, NULL);
+    g_clear_pointer(&self->config, wgm_config_free);
+    self->config = config;
+    remember_applied(self, s_vpn);
+    if (s_vpn != self->profile_vpn) {
+        g_clear_object(&self->profile_vpn);
+        self->profile_vpn = NM_SETTING_VPN(nm_setting_duplicate(NM_SETTING(s_vpn)));
+    }
+    return TRUE;
+}
+
 static void
 profile_changed_cb(WgmProfileWatch *watch, NMConnection *profile, WgmPlugin *self)
 {
-    NMSettingVpn *s_vpn          = nm_connection_get_setting_vpn(profile);
-    const char   *id             = nm_connection_get_id(profile);
-    g_autoptr(GError) error      = NULL;
-    g_autoptr(WgmConfig) config  = NULL;
-    g_autoptr(GPtrArray) pending = NULL;
-    g_autofree char *message     = NULL;
+    NMSettingVpn *s_vpn         = nm_connection_get_setting_vpn(profile);
+    const char   *id            = nm_connection_get_id(profile);
+    g_autoptr(GError) error     = NULL;
+    g_autoptr(WgmConfig) config = NULL;
+    g_autofree char *message    = NULL;
+    g_autofree char *what       = NULL;
 
     if (!self->mesh || !self->config)
         return;
     if (s_vpn)
         wgm_config_keep_unsaved_secrets(self->config, s_vpn);
-    config = s_vpn ? wgm_config_new_from_setting(s_vpn, &error) : NULL;
-    if (config && !wgm_config_check_supported(config, &error))
-        g_clear_pointer(&config, wgm_config_free);
-    if (!config || error) {
+    config = s_vpn ? config_with_map(s_vpn, self->map, &error) : NULL;
+    if (!config) {
         if (!error)
             g_set_error(&error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "no vpn setting");
         message = g_strdup_printf("edit of profile \"%s\" not applied: %s", id, error->message);
         g_warning("%s", message);
-        wgm_dbus_export_set_profile_status(self->export, NULL, message);
+        set_status(self, NULL, message);
         return;
     }
     /* NetworkManager signals Updated also when a client only read the
@@ -438,26 +520,58 @@ profile_changed_cb(WgmProfileWatch *watch, NMConnection *profile, WgmPlugin *sel
         g_debug("profile \"%s\" re-read: unchanged", id);
         return;
     }
-    pending = pending_reconnect(self->config, config);
-    /* Lazy toggles first: peers that join follow the new default. */
-    if (!apply_lazy(self, self->config, config, &error)) {
+    what = g_strdup_printf("profile \"%s\" edited", id);
+    if (!apply_live(self, config, s_vpn, what, &error)) {
         message = g_strdup_printf("edit of profile \"%s\" not applied: %s", id, error->message);
         g_warning("%s", message);
-        wgm_dbus_export_set_profile_status(self->export, NULL, message);
+        set_status(self, NULL, message);
         return;
     }
-    wgm_mesh_set_peers(self->mesh, config);
-    apply_ip_config(self, config);
-    if (pending->len > 1) {
-        g_autofree char *list = g_strjoinv(", ", (char **)pending->pdata);
+    config = NULL; /* taken */
+}
 
-        g_message("profile \"%s\" edited: applied live, except %s (at the next connect)", id, list);
-    } else
-        g_message("profile \"%s\" edited: applied live (%u peers)", id, config->peers->len);
-    wgm_dbus_export_set_profile_status(self->export, (const char *const *)pending->pdata, NULL);
-    g_clear_pointer(&self->config, wgm_config_free);
-    self->config = g_steal_pointer(&config);
-    remember_applied(self, s_vpn);
+/* The network map changed on disk (settled): applied like a profile edit;
+ * a broken or vanished map leaves the mesh as it was, and says so. */
+static void
+map_changed_cb(WgmWgQuick *taken, const GError *read_error, gpointer user_data)
+{
+    g_autoptr(WgmWgQuick) map = taken;
+    WgmPlugin  *self          = user_data;
+    const char *path          = self->config ? self->config->network_map : NULL;
+    g_autoptr(GError) error   = NULL;
+    g_autofree char *message  = NULL;
+    g_autofree char *what     = NULL;
+    WgmConfig       *config;
+
+    if (!self->mesh || !self->profile_vpn || !path)
+        return;
+    if (read_error && g_error_matches(read_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+        message = g_strdup_printf("network map %s is gone: keeping its last %u peers",
+                                  path,
+                                  self->map ? self->map->n_peers : 0);
+        g_warning("%s", message);
+        set_status(self, NULL, message);
+        return;
+    }
+    config = read_error ? NULL : config_with_map(self->profile_vpn, map, &error);
+    if (!config) {
+        message = g_strdup_printf("network map %s not applied: %s",
+                                  path,
+                                  read_error ? read_error->message : error->message);
+        g_warning("%s", message);
+        set_status(self, NULL, message);
+        return;
+    }
+    what = g_strdup_printf("network map %s changed", path);
+    if (!apply_live(self, config, self->profile_vpn, what, &error)) {
+        wgm_config_free(config);
+        message = g_strdup_printf("network map %s not applied: %s", path, error->message);
+        g_warning("%s", message);
+        set_status(self, NULL, message);
+        return;
+    }
+    g_clear_pointer(&self->map, wgm_wgquick_free);
+    self->map = g_steal_pointer(&map);
 }
 
 static void
@@ -508,6 +622,16 @@ mesh_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
                                   self->started_from);
         g_signal_connect(self->watch, "changed", G_CALLBACK(profile_changed_cb), self);
     }
+    if (self->config->network_map) {
+        g_autoptr(GError) map_error = NULL;
+
+        self->map_watch =
+            wgm_map_watch_new(self->config->network_map, map_changed_cb, self, &map_error);
+        if (!self->map_watch)
+            g_warning("network map %s: its changes go unnoticed: %s",
+                      self->config->network_map,
+                      map_error->message);
+    }
     nm_vpn_service_plugin_set_config(NM_VPN_SERVICE_PLUGIN(self),
                                      build_generic_config(self, &gateway));
     if (self->ip4_config)
@@ -534,31 +658,15 @@ pick_ifname(WgmPlugin *self)
     }
 }
 
+/* Brings the mesh of @config (@connection's, with its map's peers if it
+ * has one; taken) up. */
 static gboolean
-real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **error)
+start_mesh(WgmPlugin *self, NMConnection *connection, WgmConfig *config, GError **error)
 {
-    WgmPlugin    *self = WGM_PLUGIN(plugin);
-    NMSettingVpn *s_vpn;
-    g_autoptr(WgmConfig) config   = NULL;
+    g_autoptr(WgmConfig) owned    = config;
     g_autoptr(WgmBackend) backend = NULL;
     g_autofree char *ifname       = NULL;
-
-    s_vpn = nm_connection_get_setting_vpn(connection);
-    if (!s_vpn) {
-        g_set_error(
-            error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "the connection has no vpn setting");
-        return FALSE;
-    }
-    config = wgm_config_new_from_setting(s_vpn, error);
-    if (!config) {
-        g_warning(
-            "refusing connection \"%s\": %s", nm_connection_get_id(connection), (*error)->message);
-        return FALSE;
-    }
-    if (!wgm_config_check_supported(config, error))
-        return FALSE;
-
-    teardown(self);
+    NMSettingVpn    *s_vpn        = nm_connection_get_setting_vpn(connection);
 
     ifname     = pick_ifname(self);
     backend    = wgm_backend_uapi_new(ifname, NULL);
@@ -569,26 +677,99 @@ real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **erro
     if (config->has_address6)
         self->ip6_config = build_ip_config(config, AF_INET6);
 
-    self->uuid   = g_strdup(nm_connection_get_uuid(connection));
-    self->export = wgm_dbus_export_new(
-        nm_vpn_service_plugin_get_connection(plugin), self->mesh, self->uuid, error);
+    self->uuid = g_strdup(nm_connection_get_uuid(connection));
+    self->export =
+        wgm_dbus_export_new(nm_vpn_service_plugin_get_connection(NM_VPN_SERVICE_PLUGIN(self)),
+                            self->mesh,
+                            self->uuid,
+                            error);
     if (!self->export) {
         teardown(self);
         return FALSE;
     }
-    self->failed_id    = g_signal_connect(self->mesh, "failed", G_CALLBACK(mesh_failed_cb), self);
-    self->cancellable  = g_cancellable_new();
+    self->failed_id = g_signal_connect(self->mesh, "failed", G_CALLBACK(mesh_failed_cb), self);
+    if (!self->cancellable)
+        self->cancellable = g_cancellable_new();
     self->started_from = nm_simple_connection_new_clone(connection);
     nm_connection_clear_secrets(self->started_from);
 
-    g_message("connecting \"%s\" on %s: %u peers, backend %s",
+    g_message("connecting \"%s\" on %s: %u peers%s, backend %s",
               nm_connection_get_id(connection),
               ifname,
               config->peers->len,
+              self->map ? " (with the network map's)" : "",
               wgm_backend_get_name(backend));
-    self->config = g_steal_pointer(&config);
-    remember_applied(self, nm_connection_get_setting_vpn(connection));
+    self->config = g_steal_pointer(&owned);
+    remember_applied(self, s_vpn);
+    self->profile_vpn = NM_SETTING_VPN(nm_setting_duplicate(NM_SETTING(s_vpn)));
     wgm_mesh_start_async(self->mesh, self->cancellable, mesh_started_cb, g_object_ref(self));
+    return TRUE;
+}
+
+/* The map of the profile being connected has been read. */
+static void
+connect_map_read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(WgmPlugin) self          = user_data;
+    g_autoptr(GError) error            = NULL;
+    g_autoptr(WgmWgQuick) map          = wgm_map_read_finish(result, &error);
+    g_autoptr(NMConnection) connection = g_object_steal_data(G_OBJECT(self), "wgm-connecting");
+    WgmConfig *config                  = NULL;
+
+    if (!connection || g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return; /* disconnected (or connected again) meanwhile */
+    if (map)
+        config = config_with_map(nm_connection_get_setting_vpn(connection), map, &error);
+    if (config) {
+        self->map = g_steal_pointer(&map);
+        if (start_mesh(self, connection, config, &error))
+            return;
+    }
+    g_warning("refusing connection \"%s\": %s", nm_connection_get_id(connection), error->message);
+    teardown(self);
+    nm_vpn_service_plugin_failure(NM_VPN_SERVICE_PLUGIN(self),
+                                  NM_VPN_PLUGIN_FAILURE_CONNECT_FAILED);
+}
+
+static gboolean
+real_connect(NMVpnServicePlugin *plugin, NMConnection *connection, GError **error)
+{
+    WgmPlugin    *self = WGM_PLUGIN(plugin);
+    NMSettingVpn *s_vpn;
+    g_autoptr(WgmConfig) config = NULL;
+
+    s_vpn = nm_connection_get_setting_vpn(connection);
+    if (!s_vpn) {
+        g_set_error(
+            error, WGM_ERROR, WGM_ERROR_INVALID_SETTING, "the connection has no vpn setting");
+        return FALSE;
+    }
+    /* The profile on its own first: its errors are its own. */
+    config = wgm_config_new_from_setting(s_vpn, error);
+    if (config && config->network_map) {
+        if (!wgm_network_map_check_file(config->network_map, error))
+            g_clear_pointer(&config, wgm_config_free);
+    } else if (config && !wgm_config_check_supported(config, error))
+        g_clear_pointer(&config, wgm_config_free);
+    if (!config) {
+        g_warning(
+            "refusing connection \"%s\": %s", nm_connection_get_id(connection), (*error)->message);
+        return FALSE;
+    }
+
+    teardown(self);
+    if (!config->network_map)
+        return start_mesh(self, connection, g_steal_pointer(&config), error);
+
+    /* Its peers come with the map, read off the main loop; the rest
+     * follows in connect_map_read_cb(). */
+    self->cancellable = g_cancellable_new();
+    g_object_set_data_full(G_OBJECT(self),
+                           "wgm-connecting",
+                           nm_simple_connection_new_clone(connection),
+                           g_object_unref);
+    wgm_map_read_async(
+        config->network_map, self->cancellable, connect_map_read_cb, g_object_ref(self));
     return TRUE;
 }
 
