@@ -2,7 +2,8 @@
 /*
  * The network map (network-map=PATH) through the real service, driven as
  * NetworkManager drives it: a profile with one peer of its own and a map
- * file of wg-quick [Peer] sections, edited while the mesh is up the way
+ * file of wg-quick [Peer] sections (1,000 of them peers nobody answers
+ * for, and a few the test edits), edited while the mesh is up the way
  * generators do it (write a temporary file, rename() it over the map).
  * Each edit is a diff: untouched peers keep their D-Bus objects and their
  * WireGuard session; a broken or vanished map leaves the mesh as it was
@@ -31,6 +32,9 @@
 
 /* The service coalesces changes for ~300 ms, then reads and applies. */
 #define EDIT_TIMEOUT_MS 3000
+/* Peers every map also holds, nobody answering for them: an edit of one
+ * peer among a thousand must change that one only. */
+#define N_FILLER 1000
 
 typedef struct {
     WgmTestHarness h;
@@ -77,10 +81,30 @@ random_key(void)
     return g_base64_encode(key, sizeof(key));
 }
 
+/* The filler peers' [Peer] sections, the same in every version of the map. */
+static void
+append_fillers(GString *s)
+{
+    for (guint i = 0; i < N_FILLER; i++) {
+        guint8           key[32] = { 0x57, 0x47, (guint8)(i >> 8), (guint8)i };
+        g_autofree char *b64     = g_base64_encode(key, sizeof(key));
+
+        g_string_append_printf(s,
+                               "\n[Peer]\nPublicKey = %s\nEndpoint = " PEER_HOST
+                               ":%u\nAllowedIPs = 10.96.%u.%u/32\n",
+                               b64,
+                               30000 + i,
+                               i / 250,
+                               i % 250 + 1);
+    }
+}
+
 static char *
 map_text(const MapPeer *peers, guint n_peers)
 {
     GString *s = g_string_new("# written by test-network-map-dbus\n");
+
+    append_fillers(s);
 
     for (guint i = 0; i < n_peers; i++) {
         g_string_append_printf(s, "\n[Peer]\n");
@@ -388,7 +412,7 @@ test_connect_and_edit(Fixture *f, gconstpointer data)
 
     /* The profile's peer and the map's, on D-Bus and in WireGuard. */
     before = get_peer_objects(f);
-    g_assert_cmpuint(g_hash_table_size(before), ==, 3);
+    g_assert_cmpuint(g_hash_table_size(before), ==, 3 + N_FILLER);
     g_assert_true(g_hash_table_contains(before, inline_key));
     g_assert_true(g_hash_table_contains(before, real->public_key));
     g_assert_true(g_hash_table_contains(before, key_a));
@@ -408,9 +432,9 @@ test_connect_and_edit(Fixture *f, gconstpointer data)
 
     /* 1. A peer added: one more object, the others kept, the session too. */
     replace_map_peers(f, map, 3);
-    ms = poll_until(f, has_n_peers, GUINT_TO_POINTER(4), EDIT_TIMEOUT_MS);
+    ms = poll_until(f, has_n_peers, GUINT_TO_POINTER(4 + N_FILLER), EDIT_TIMEOUT_MS);
     if (ms < 0)
-        g_error("a peer added to the map: not 4 peers after %u ms", EDIT_TIMEOUT_MS);
+        g_error("a peer added to the map: not 4 + N_FILLER peers after %u ms", EDIT_TIMEOUT_MS);
     g_test_message("peer added: applied in %" G_GINT64_FORMAT " ms", ms);
     after = get_peer_objects(f);
     assert_paths_kept(before, after);
@@ -438,7 +462,7 @@ test_connect_and_edit(Fixture *f, gconstpointer data)
     }
     g_test_message("endpoint changed: applied in %" G_GINT64_FORMAT " ms", ms);
     after = get_peer_objects(f);
-    g_assert_cmpuint(g_hash_table_size(after), ==, 4);
+    g_assert_cmpuint(g_hash_table_size(after), ==, 4 + N_FILLER);
     assert_paths_kept(before, after);
     g_assert_cmpuint(peer_u64(after, real->public_key, "LatestHandshake"), ==, handshake);
     out = wg_show(f, "endpoints");
@@ -464,7 +488,7 @@ test_connect_and_edit(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(last_error, ":2:"));
     g_assert_nonnull(strstr(last_error, "PublicKey"));
     after = get_peer_objects(f);
-    g_assert_cmpuint(g_hash_table_size(after), ==, 4);
+    g_assert_cmpuint(g_hash_table_size(after), ==, 4 + N_FILLER);
     assert_paths_kept(before, after);
     g_clear_pointer(&after, g_hash_table_unref);
     path_line = g_strconcat(f->map_path, ":2:", NULL);
@@ -488,7 +512,7 @@ test_connect_and_edit(Fixture *f, gconstpointer data)
     g_test_message("map deleted: LastError after %" G_GINT64_FORMAT " ms: %s", ms, last_error);
     g_assert_nonnull(strstr(last_error, f->map_path));
     after = get_peer_objects(f);
-    g_assert_cmpuint(g_hash_table_size(after), ==, 4);
+    g_assert_cmpuint(g_hash_table_size(after), ==, 4 + N_FILLER);
     assert_paths_kept(before, after);
     g_assert_cmpuint(peer_u64(after, real->public_key, "LatestHandshake"), ==, handshake);
     g_clear_pointer(&after, g_hash_table_unref);
@@ -507,7 +531,7 @@ test_connect_and_edit(Fixture *f, gconstpointer data)
     }
     g_test_message("good map back: LastError cleared in %" G_GINT64_FORMAT " ms", ms);
     after = get_peer_objects(f);
-    g_assert_cmpuint(g_hash_table_size(after), ==, 4);
+    g_assert_cmpuint(g_hash_table_size(after), ==, 4 + N_FILLER);
     assert_paths_kept(before, after);
     g_assert_cmpuint(peer_u64(after, real->public_key, "LatestHandshake"), ==, handshake);
     g_assert_cmpstr(peer_str(after, real->public_key, "State"), ==, "connected");
