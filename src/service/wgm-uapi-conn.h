@@ -22,12 +22,16 @@ WgmUapiConn *wgm_uapi_conn_new(const char *path, const char *ifname);
 const char  *wgm_uapi_conn_get_path(WgmUapiConn *self);
 
 #define WGM_UAPI_CONN_DEFAULT_TIMEOUT_MS 5000
+/* Each request may take 1 ms more per this many bytes of it (a peer of a
+ * set is about 180 bytes: 10,000 peers get 18 s more). */
+#define WGM_UAPI_CONN_BYTES_PER_MS 100
 
 /* How long a request may wait for its reply, counted from the moment it is
  * written (time spent queued behind another request does not count): then
  * it fails with G_IO_ERROR_TIMED_OUT, the connection is dropped (the stream
  * is out of step) and the next request goes out on a new one.  Applies to
- * requests written after this call.  @timeout_ms > 0; default
+ * requests written after this call, each of which gets 1 ms more per
+ * WGM_UAPI_CONN_BYTES_PER_MS bytes of it.  @timeout_ms > 0; default
  * WGM_UAPI_CONN_DEFAULT_TIMEOUT_MS. */
 void wgm_uapi_conn_set_timeout(WgmUapiConn *self, guint timeout_ms);
 
