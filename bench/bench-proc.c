@@ -115,17 +115,31 @@ bench_proc_fd_kinds_diff(GHashTable *a, GHashTable *b)
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
+/* A "Vm...:" line of /proc/@pid/status in KiB, 0 if it cannot be read. */
+static guint
+status_kib(GPid pid, const char *field)
+{
+    g_autofree char *path   = g_strdup_printf("/proc/%d/status", pid);
+    g_autofree char *status = NULL;
+    g_autofree char *needle = g_strdup_printf("\n%s:", field);
+    const char      *line;
+
+    if (!g_file_get_contents(path, &status, NULL, NULL) || !(line = strstr(status, needle)))
+        return 0;
+    return (guint)g_ascii_strtoull(line + strlen(needle), NULL, 10);
+}
+
 /* VmRSS in KiB, 0 if it cannot be read. */
 guint
 bench_proc_rss_kib(GPid pid)
 {
-    g_autofree char *path   = g_strdup_printf("/proc/%d/status", pid);
-    g_autofree char *status = NULL;
-    const char      *line;
+    return status_kib(pid, "VmRSS");
+}
 
-    if (!g_file_get_contents(path, &status, NULL, NULL) || !(line = strstr(status, "\nVmRSS:")))
-        return 0;
-    return (guint)g_ascii_strtoull(line + strlen("\nVmRSS:"), NULL, 10);
+guint
+bench_proc_hwm_kib(GPid pid)
+{
+    return status_kib(pid, "VmHWM");
 }
 
 /* utime + stime of every thread of @pid, in clock ticks; -1 if gone. */
@@ -144,4 +158,17 @@ bench_proc_cpu_ticks(GPid pid)
     if (g_strv_length(fields) < 13)
         return -1;
     return g_ascii_strtoll(fields[11], NULL, 10) + g_ascii_strtoll(fields[12], NULL, 10);
+}
+
+GPid
+bench_proc_ppid(GPid pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
+    g_autofree char *stat = NULL;
+    const char      *rest;
+
+    if (!g_file_get_contents(path, &stat, NULL, NULL) || !(rest = strrchr(stat, ')')))
+        return 0;
+    /* ") S PPID ..." */
+    return (GPid)g_ascii_strtoll(rest + 4, NULL, 10);
 }

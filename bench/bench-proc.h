@@ -15,5 +15,9 @@ GHashTable *bench_proc_fd_kinds(GPid pid);
 char *bench_proc_fd_kinds_diff(GHashTable *a, GHashTable *b);
 /* VmRSS in KiB, 0 if it cannot be read. */
 guint bench_proc_rss_kib(GPid pid);
+/* VmHWM (the RSS's high-water mark) in KiB, 0 if it cannot be read. */
+guint bench_proc_hwm_kib(GPid pid);
+/* The parent of @pid, 0 if it cannot be read. */
+GPid bench_proc_ppid(GPid pid);
 /* utime + stime of every thread of @pid, in clock ticks; -1 if gone. */
 gint64 bench_proc_cpu_ticks(GPid pid);
