@@ -185,44 +185,14 @@ run_stamped(Bench *b, const char *script, GArray *stamps, char **out_rest)
 
 #define STAMP_AT(a, i) g_array_index((a), double, (i))
 
-/* The timestamp ("[1796315034.1946]") of the first line of @log holding
- * @needle, with the line in @out_line; FALSE if none. */
-static gboolean
-log_find(const char *log, const char *needle, double *out_t, char **out_line)
-{
-    const char *hit = strstr(log, needle);
-    const char *start, *end, *bracket;
-
-    if (!hit)
-        return FALSE;
-    for (start = hit; start > log && start[-1] != '\n'; start--)
-        ;
-    end = strchr(hit, '\n');
-    if (!end)
-        end = hit + strlen(hit);
-    bracket = memchr(start, '[', hit - start);
-    if (out_t)
-        *out_t = bracket ? g_ascii_strtod(bracket + 1, NULL) : 0;
-    if (out_line)
-        *out_line = g_strndup(start, end - start);
-    return TRUE;
-}
-
 /* Waits until the sandbox's log since @mark holds @needle. */
 static gboolean
 log_wait(Bench *b, gsize mark, const char *needle, double *out_t, char **out_line)
 {
-    for (gint64 end = g_get_monotonic_time() + LOG_TIMEOUT_S * G_USEC_PER_SEC;;) {
-        g_autofree char *log = wgm_test_nm_log_since(b->nm, mark);
-
-        if (log_find(log, needle, out_t, out_line))
-            return TRUE;
-        if (g_get_monotonic_time() > end) {
-            fail(b, "no \"%s\" in the sandbox's log within %d s", needle, LOG_TIMEOUT_S);
-            return FALSE;
-        }
-        g_usleep(20 * 1000);
-    }
+    if (wgm_test_nm_log_wait(b->nm, mark, needle, LOG_TIMEOUT_S, out_t, out_line))
+        return TRUE;
+    fail(b, "no \"%s\" in the sandbox's log within %d s", needle, LOG_TIMEOUT_S);
+    return FALSE;
 }
 
 /* utime + stime of @pid in ms, 0 if it is gone. */
@@ -565,7 +535,7 @@ edit(Bench      *b,
     p = strstr(line, "peer set changed: ");
     sscanf(p, "peer set changed: %u entries", &entries);
     log = wgm_test_nm_log_since(b->nm, mark);
-    if (!log_find(log, "audit: op=\"connection-update\"", &saved, NULL)) {
+    if (!wgm_test_nm_log_find(log, "audit: op=\"connection-update\"", &saved, NULL)) {
         fail(b, "NetworkManager did not log the update of the profile");
         return FALSE;
     }

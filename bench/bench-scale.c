@@ -63,33 +63,10 @@
 #include <unistd.h>
 
 #include "bench-proc.h"
+#include "bench-scale.h"
 #include "bench-util.h"
 #include "wgm-test-nm.h"
 #include "wgm-test-util.h"
-
-#define CONN_PREFIX   WGM_TEST_NM_VPN_SERVICE ".Connection_"
-#define MESH_ADDRESS  "10.77.1.1/16"
-#define MESH_PORT     "51821"
-#define BARE_IF       "wgb0"
-#define BARE_PORT     "51900"
-#define QUICK_IF      "wgq0"
-#define QUICK_PORT    "51901"
-#define MAX_INLINE    1000
-#define LOG_TIMEOUT_S 180
-#define ONE_ROUNDS    3
-/* "echo @t=<seconds since the epoch>" inside the sandbox. */
-#define STAMP     "echo @t=$(date +%s.%N)\n"
-#define STAMP_FMT "echo @t=$(date +%%s.%%N)\n"
-
-typedef struct {
-    WgmTestNm *nm;
-    GPtrArray *keys;      /* peer 0 is the real one */
-    GPtrArray *endpoints; /* the same order */
-    GPtrArray *allowed;
-    char      *maps_dir; /* <sandbox>/maps: the maps' directory, watched */
-    char      *bus_name; /* the service of the active profile */
-    char      *ifname;
-} Bench;
 
 /* One `up` through NetworkManager. */
 typedef struct {
@@ -107,9 +84,7 @@ typedef struct {
     Up     map, inl;
 } Row;
 
-static void fail(Bench *b, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static void
+void
 fail(Bench *b, const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
@@ -180,182 +155,14 @@ val_uint(GHashTable *vals, const char *key)
     return v ? (guint)g_ascii_strtoull(v, NULL, 10) : 0;
 }
 
-/* The timestamp ("[1796315034.1946]") of the first line of @log holding
- * @needle, with the line in @out_line; FALSE if none. */
-static gboolean
-log_find(const char *log, const char *needle, double *out_t, char **out_line)
-{
-    const char *hit = strstr(log, needle);
-    const char *start, *end, *bracket;
-
-    if (!hit)
-        return FALSE;
-    for (start = hit; start > log && start[-1] != '\n'; start--)
-        ;
-    end = strchr(hit, '\n');
-    if (!end)
-        end = hit + strlen(hit);
-    bracket = memchr(start, '[', hit - start);
-    if (out_t)
-        *out_t = bracket ? g_ascii_strtod(bracket + 1, NULL) : 0;
-    if (out_line)
-        *out_line = g_strndup(start, end - start);
-    return TRUE;
-}
-
+/* Waits until the sandbox's log since @mark holds @needle. */
 static gboolean
 log_wait(Bench *b, gsize mark, const char *needle, double *out_t, char **out_line)
 {
-    for (gint64 end = g_get_monotonic_time() + LOG_TIMEOUT_S * G_USEC_PER_SEC;;) {
-        g_autofree char *log = wgm_test_nm_log_since(b->nm, mark);
-
-        if (log_find(log, needle, out_t, out_line))
-            return TRUE;
-        if (g_get_monotonic_time() > end) {
-            fail(b, "no \"%s\" in the sandbox's log within %d s", needle, LOG_TIMEOUT_S);
-            return FALSE;
-        }
-        g_usleep(20 * 1000);
-    }
-}
-
-/* ---- the peers, as files ---- */
-
-static char *
-random_key(void)
-{
-    guint8 raw[32];
-
-    for (guint i = 0; i < sizeof raw; i++)
-        raw[i] = (guint8)g_random_int_range(0, 256);
-    return g_base64_encode(raw, sizeof raw);
-}
-
-static void
-append_peer(Bench *b, GString *s, guint i, const char *endpoint)
-{
-    g_string_append_printf(s,
-                           "\n[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s\n",
-                           (char *)b->keys->pdata[i],
-                           endpoint ? endpoint : (char *)b->endpoints->pdata[i],
-                           (char *)b->allowed->pdata[i]);
-}
-
-/* wg setconf's file (no Address) or wg-quick's: all @size peers. */
-static char *
-wg_conf(Bench *b, guint size, gboolean quick)
-{
-    GString *s = g_string_new(NULL);
-
-    g_string_append_printf(s,
-                           "[Interface]\nPrivateKey = %s\nListenPort = %s\n",
-                           wgm_test_nm_get_var(b->nm, "MESH_1_PRIVATE_KEY"),
-                           quick ? QUICK_PORT : BARE_PORT);
-    /* MTU as the service sets it (its default): without one, wg-quick
-     * also runs two `ip` commands per endpoint to find the path's MTU. */
-    if (quick)
-        g_string_append(s, "Address = " MESH_ADDRESS "\nMTU = 1420\n");
-    for (guint i = 0; i < size; i++)
-        append_peer(b, s, i, NULL);
-    return g_string_free(s, FALSE);
-}
-
-/* The map: made-up peers 1 .. @size - 1; peer @edited with @endpoint. */
-static char *
-map_conf(Bench *b, guint size, guint edited, const char *endpoint)
-{
-    GString *s = g_string_new("# bench-scale\n");
-
-    for (guint i = 1; i < size; i++)
-        append_peer(b, s, i, i == edited ? endpoint : NULL);
-    return g_string_free(s, FALSE);
-}
-
-static gboolean
-write_file(Bench *b, const char *path, const char *text, int mode)
-{
-    g_autoptr(GError) error = NULL;
-
-    /* g_file_set_contents() itself writes beside and renames: the file
-     * appears whole. */
-    if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_NONE, mode, &error)) {
-        fail(b, "%s", error->message);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static char *
-sandbox_file(Bench *b, const char *name)
-{
-    return g_build_filename(wgm_test_nm_get_dir(b->nm), name, NULL);
-}
-
-/* "address=..., peer.1.*" of the real peer: every profile has it. */
-static char *
-real_peer_data(Bench *b)
-{
-    return g_strdup_printf("address=" MESH_ADDRESS ", listen-port=" MESH_PORT
-                           ", peer.1.public-key=%s, peer.1.endpoint=%s, peer.1.allowed-ips=%s"
-                           ", peer.1.name=peer-1",
-                           (char *)b->keys->pdata[0],
-                           (char *)b->endpoints->pdata[0],
-                           (char *)b->allowed->pdata[0]);
-}
-
-static gboolean
-add_profile(Bench *b, const char *name, const char *extra)
-{
-    g_autofree char *data   = real_peer_data(b);
-    g_autofree char *full   = g_strconcat(data, extra ? extra : "", NULL);
-    g_autofree char *q_data = g_shell_quote(full);
-    g_autofree char *secret =
-        g_strdup_printf("private-key=%s", wgm_test_nm_get_var(b->nm, "MESH_1_PRIVATE_KEY"));
-    g_autofree char *q_secret = g_shell_quote(secret);
-    g_autoptr(GError) error   = NULL;
-
-    if (!wgm_test_nm_exec(b->nm,
-                          NULL,
-                          &error,
-                          "nmcli connection add type vpn con-name %s vpn-type %s "
-                          "vpn.data %s vpn.secrets %s",
-                          name,
-                          WGM_TEST_NM_VPN_SERVICE,
-                          q_data,
-                          q_secret)) {
-        fail(b, "nmcli connection add %s: %s", name, error->message);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* A keyfile with all @size peers in vpn.data, three keys each. */
-static char *
-inline_keyfile(Bench *b, const char *name, guint size)
-{
-    g_autofree char *uuid = g_uuid_string_random();
-    GString         *s    = g_string_new(NULL);
-
-    g_string_append_printf(s,
-                           "[connection]\nid=%s\nuuid=%s\ntype=vpn\nautoconnect=false\n\n"
-                           "[vpn]\nservice-type=%s\naddress=" MESH_ADDRESS
-                           "\nlisten-port=" MESH_PORT "\npeer.1.name=peer-1\n",
-                           name,
-                           uuid,
-                           WGM_TEST_NM_VPN_SERVICE);
-    for (guint i = 0; i < size; i++)
-        g_string_append_printf(
-            s,
-            "peer.%u.public-key=%s\npeer.%u.endpoint=%s\npeer.%u.allowed-ips=%s\n",
-            i + 1,
-            (char *)b->keys->pdata[i],
-            i + 1,
-            (char *)b->endpoints->pdata[i],
-            i + 1,
-            (char *)b->allowed->pdata[i]);
-    g_string_append_printf(
-        s, "\n[vpn-secrets]\nprivate-key=%s\n", wgm_test_nm_get_var(b->nm, "MESH_1_PRIVATE_KEY"));
-    return g_string_free(s, FALSE);
+    if (wgm_test_nm_log_wait(b->nm, mark, needle, LOG_TIMEOUT_S, out_t, out_line))
+        return TRUE;
+    fail(b, "no \"%s\" in the sandbox's log within %d s", needle, LOG_TIMEOUT_S);
+    return FALSE;
 }
 
 /* ---- the service ---- */
@@ -804,8 +611,10 @@ main(int argc, char *argv[])
     for (int i = 1; i < argc; i++) {
         guint n = (guint)atoi(argv[i]);
 
-        if (n < 2 || n > 20000) {
-            fprintf(stderr, "usage: bench-scale [SIZE(2-20000)...]\n");
+        /* Increasing: each size's interfaces grow from the last one's. */
+        if (n < 2 || n > 20000
+            || (sizes->len && n <= g_array_index(sizes, guint, sizes->len - 1))) {
+            fprintf(stderr, "usage: bench-scale [SIZE(2-20000), increasing...]\n");
             return 2;
         }
         g_array_append_val(sizes, n);

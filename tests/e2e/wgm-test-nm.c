@@ -3,6 +3,8 @@
 
 #include "wgm-test-nm.h"
 
+#include <string.h>
+
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -602,4 +604,44 @@ wgm_test_nm_clear(WgmTestNm **nm)
     wgm_test_nm_stop(*nm, &error);
     g_assert_no_error(error);
     g_clear_pointer(nm, wgm_test_nm_free);
+}
+
+gboolean
+wgm_test_nm_log_find(const char *log, const char *needle, double *out_t, char **out_line)
+{
+    const char *hit = strstr(log, needle);
+    const char *start, *end, *bracket;
+
+    if (!hit)
+        return FALSE;
+    for (start = hit; start > log && start[-1] != '\n'; start--)
+        ;
+    end = strchr(hit, '\n');
+    if (!end)
+        end = hit + strlen(hit);
+    bracket = memchr(start, '[', hit - start);
+    if (out_t)
+        *out_t = bracket ? g_ascii_strtod(bracket + 1, NULL) : 0;
+    if (out_line)
+        *out_line = g_strndup(start, end - start);
+    return TRUE;
+}
+
+gboolean
+wgm_test_nm_log_wait(WgmTestNm  *nm,
+                     gsize       mark,
+                     const char *needle,
+                     guint       timeout_s,
+                     double     *out_t,
+                     char      **out_line)
+{
+    for (gint64 end = g_get_monotonic_time() + timeout_s * G_USEC_PER_SEC;;) {
+        g_autofree char *log = wgm_test_nm_log_since(nm, mark);
+
+        if (wgm_test_nm_log_find(log, needle, out_t, out_line))
+            return TRUE;
+        if (g_get_monotonic_time() > end)
+            return FALSE;
+        g_usleep(20 * 1000);
+    }
 }

@@ -95,6 +95,18 @@ gboolean wgm_test_nm_start_nm(WgmTestNm *nm, GError **error);
  * A mark is an offset; wgm_test_nm_log_since() returns what came after. */
 gsize wgm_test_nm_log_mark(WgmTestNm *nm);
 char *wgm_test_nm_log_since(WgmTestNm *nm, gsize mark);
+/* The timestamp ("[1796315034.1946]") of the first line of @log holding
+ * @needle, with that line in @out_line (either may be NULL); FALSE if
+ * none. */
+gboolean wgm_test_nm_log_find(const char *log, const char *needle, double *out_t, char **out_line);
+/* Waits up to @timeout_s until the log since @mark holds @needle, as
+ * wgm_test_nm_log_find() reads it; FALSE if it did not. */
+gboolean wgm_test_nm_log_wait(WgmTestNm  *nm,
+                              gsize       mark,
+                              const char *needle,
+                              guint       timeout_s,
+                              double     *out_t,
+                              char      **out_line);
 
 /* Live processes (not zombies) in NetworkManager's network namespace, as
  * "comm[pid]" strings, sorted; in @comm only if not NULL. */
